@@ -1,0 +1,316 @@
+//! Side-by-side ingest benchmark: Eventscope's ingest (receive, decode, index, store) against a
+//! raw async-nats subscriber that only counts, and against the obvious design (parse every event
+//! into a `serde_json::Value` and keep it), each in its own process, in one run against one
+//! nats-server. The shared machine's noise cancels out in the ratios.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use bytes::Bytes;
+use clap::{Parser, Subcommand, ValueEnum};
+use eventscope_core::live::Live;
+use eventscope_core::simulate::{SimConfig, Simulator};
+use eventscope_core::source::{Initial, SUBSCRIPTION_CAPACITY};
+use eventscope_core::store::StoreLimits;
+use eventscope_core::wire::ConnectionProfile;
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+
+#[derive(Parser)]
+#[command(about = "Eventscope benchmarks, measured beside a raw async-nats subscriber")]
+struct Args {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// CPU per million events and memory per raw byte, for each subscriber design.
+    Ingest {
+        /// Events published per round.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+        /// Rounds; each round runs every mode once, in turn.
+        #[arg(long, default_value_t = 2)]
+        rounds: usize,
+        /// Which subscribers to run.
+        #[arg(long, value_delimiter = ',', default_values = ["raw", "ingest", "naive"])]
+        modes: Vec<Mode>,
+        /// Use this nats-server instead of starting one.
+        #[arg(long)]
+        nats_url: Option<String>,
+    },
+    /// One subscriber process (started by `ingest`).
+    #[command(hide = true)]
+    Subscriber {
+        #[arg(long)]
+        mode: Mode,
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        count: u64,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+enum Mode {
+    /// async-nats subscriber that only counts messages.
+    Raw,
+    /// Eventscope's live ingest: the source, decoding, indexing and the store.
+    Ingest,
+    /// The obvious design: `serde_json::Value` per event, kept in a `Vec`.
+    Naive,
+}
+
+/// What a subscriber process reports when it is done.
+#[derive(Debug, Serialize, Deserialize)]
+struct Report {
+    mode: Mode,
+    received: u64,
+    dropped: u64,
+    cpu_secs: f64,
+    wall_secs: f64,
+    /// Growth of the resident set while receiving.
+    rss_growth: u64,
+    /// Bytes the design itself says it holds (the store's footprint), when it knows.
+    held_bytes: u64,
+}
+
+fn main() -> Result<()> {
+    match Args::parse().command {
+        Cmd::Ingest {
+            events,
+            rounds,
+            modes,
+            nats_url,
+        } => ingest(events, rounds, &modes, nats_url),
+        Cmd::Subscriber { mode, url, count } => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let report = rt.block_on(subscriber(mode, &url, count))?;
+            println!("{}", serde_json::to_string(&report)?);
+            Ok(())
+        }
+    }
+}
+
+fn ingest(events: usize, rounds: usize, modes: &[Mode], nats_url: Option<String>) -> Result<()> {
+    let server = match nats_url {
+        Some(_) => None,
+        None => Some(eventscope_testkit::NatsServer::start()),
+    };
+    let url = nats_url.unwrap_or_else(|| server.as_ref().expect("started above").url());
+    eprintln!("generating {events} events ...");
+    let mut sim = Simulator::new(SimConfig {
+        seed: 7,
+        ..SimConfig::default()
+    });
+    let messages: Vec<(String, Bytes)> = (0..events)
+        .map(|_| {
+            let env = sim.next();
+            let subject = env.subject().expect("simulated subjects are valid");
+            (
+                subject,
+                Bytes::from(serde_json::to_vec(&env).expect("envelopes serialize")),
+            )
+        })
+        .collect();
+    let raw_bytes: usize = messages.iter().map(|(_, b)| b.len()).sum();
+    println!(
+        "{events} events, {:.0} bytes on average, {:.1} MB of JSON; server {url}",
+        raw_bytes as f64 / events as f64,
+        raw_bytes as f64 / 1e6
+    );
+    println!(
+        "{:>5}  {:<7} {:>9} {:>13} {:>9} {:>10} {:>8} {:>8} {:>13} {:>14}",
+        "round",
+        "mode",
+        "received",
+        "dropped",
+        "cpu s",
+        "cpu s/1M",
+        "x raw",
+        "wall s",
+        "rss/JSON",
+        "store/JSON"
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let mut ratios: Vec<(Mode, f64, f64)> = Vec::new();
+    for round in 1..=rounds {
+        let mut raw_cpu = None;
+        for &mode in modes {
+            let report = rt.block_on(run_round(&url, mode, &messages))?;
+            let per_million = report.cpu_secs * 1e6 / events as f64;
+            if mode == Mode::Raw {
+                raw_cpu = Some(per_million);
+            }
+            let ratio = raw_cpu.map(|r| per_million / r).unwrap_or(f64::NAN);
+            let rss = report.rss_growth as f64 / raw_bytes as f64;
+            let held = report.held_bytes as f64 / raw_bytes as f64;
+            ratios.push((mode, ratio, held));
+            println!(
+                "{round:>5}  {:<7} {:>9} {:>13} {:>9.2} {:>10.2} {:>8.2} {:>8.2} {:>13.2} {:>14}",
+                format!("{mode:?}").to_lowercase(),
+                report.received,
+                report.dropped,
+                report.cpu_secs,
+                per_million,
+                ratio,
+                report.wall_secs,
+                rss,
+                if report.held_bytes > 0 {
+                    format!("{held:.2}")
+                } else {
+                    "-".into()
+                },
+            );
+        }
+    }
+    for &mode in modes.iter().filter(|m| **m != Mode::Raw) {
+        let mut r: Vec<f64> = ratios
+            .iter()
+            .filter(|(m, x, _)| *m == mode && x.is_finite())
+            .map(|(_, x, _)| *x)
+            .collect();
+        r.sort_by(f64::total_cmp);
+        if let Some(median) = r.get(r.len() / 2) {
+            println!("median CPU ratio {:?}/raw: {median:.2}", mode);
+        }
+    }
+    Ok(())
+}
+
+/// Starts one subscriber process, publishes everything as fast as the server takes it, and
+/// collects the subscriber's report.
+async fn run_round(url: &str, mode: Mode, messages: &[(String, Bytes)]) -> Result<Report> {
+    let exe = std::env::current_exe()?;
+    let mut child = Command::new(exe)
+        .args([
+            "subscriber",
+            "--mode",
+            &format!("{mode:?}").to_lowercase(),
+            "--url",
+            url,
+        ])
+        .args(["--count", &messages.len().to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("cannot start the subscriber process")?;
+    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+    match lines.next() {
+        Some(Ok(line)) if line == "ready" => {}
+        other => bail!("subscriber did not get ready: {other:?}"),
+    }
+    let client = async_nats::connect(url).await?;
+    for (subject, body) in messages {
+        client.publish(subject.clone(), body.clone()).await?;
+    }
+    client.flush().await?;
+    let line = tokio::task::spawn_blocking(move || lines.next())
+        .await?
+        .context("subscriber printed nothing")??;
+    child.wait()?;
+    Ok(serde_json::from_str(&line)?)
+}
+
+fn cpu_secs() -> f64 {
+    // SAFETY: getrusage only writes into the struct we pass.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+/// Receives `count` messages (or stops after a quiet spell) and reports what it cost.
+async fn subscriber(mode: Mode, url: &str, count: u64) -> Result<Report> {
+    let quiet = Duration::from_secs(5);
+    let mut held_bytes = 0;
+    let (received, cpu0, rss0, started) = match mode {
+        Mode::Raw | Mode::Naive => {
+            let client = async_nats::ConnectOptions::new()
+                .subscription_capacity(SUBSCRIPTION_CAPACITY)
+                .connect(url)
+                .await?;
+            let mut sub = client.subscribe("events.>").await?;
+            client.flush().await?;
+            let (cpu0, rss0) = ready(&mut std::io::stdout())?;
+            let mut kept: Vec<(String, serde_json::Value)> = Vec::new();
+            let mut n = 0u64;
+            let mut started = None;
+            while n < count {
+                match tokio::time::timeout(quiet, sub.next()).await {
+                    Ok(Some(msg)) => {
+                        started.get_or_insert_with(Instant::now);
+                        n += 1;
+                        if mode == Mode::Naive {
+                            let value = serde_json::from_slice(&msg.payload)
+                                .unwrap_or(serde_json::Value::Null);
+                            kept.push((msg.subject.to_string(), value));
+                        }
+                    }
+                    _ => break,
+                }
+            }
+            std::hint::black_box(&kept);
+            (n, cpu0, rss0, started)
+        }
+        Mode::Ingest => {
+            let live = Live::new(StoreLimits::default());
+            let profile = ConnectionProfile {
+                servers: vec![url.to_string()],
+                ..ConnectionProfile::default()
+            };
+            live.connect(&profile, Initial::FailFast).await?;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let (cpu0, rss0) = ready(&mut std::io::stdout())?;
+            let mut started = None;
+            let mut last = (0, Instant::now());
+            let n = loop {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                let n = live.store().next_seq();
+                if n > 0 {
+                    started.get_or_insert_with(Instant::now);
+                }
+                if n >= count || (n == last.0 && last.1.elapsed() > quiet) {
+                    break n;
+                }
+                if n != last.0 {
+                    last = (n, Instant::now());
+                }
+            };
+            held_bytes = live.store().footprint() as u64;
+            (n, cpu0, rss0, started)
+        }
+    };
+    Ok(Report {
+        mode,
+        received,
+        dropped: count - received,
+        cpu_secs: cpu_secs() - cpu0,
+        wall_secs: started.map(|s| s.elapsed().as_secs_f64()).unwrap_or(0.0),
+        rss_growth: rss_bytes().saturating_sub(rss0),
+        held_bytes,
+    })
+}
+
+fn ready(out: &mut impl Write) -> Result<(f64, u64)> {
+    writeln!(out, "ready")?;
+    out.flush()?;
+    Ok((cpu_secs(), rss_bytes()))
+}

@@ -1,0 +1,703 @@
+//! `eventscope-cli`: tail, publish and simulate platform events from a terminal or a script.
+//!
+//! Its flags and output formats are a contract that scripts rely on: change them only in ways
+//! that keep old invocations working. Every failure ends with one line on stderr,
+//! `error: <what failed>: <cause>`, and a non-zero exit code.
+
+use std::io::{self, BufWriter, Read, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use base64::Engine;
+use chrono::{DateTime, SecondsFormat, Utc};
+use clap::{Args, Parser, Subcommand};
+use futures::{FutureExt, StreamExt};
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use eventscope_core::event::{self, Envelope, Metadata};
+use eventscope_core::simulate::{self, Limit, Pace, SimConfig, Simulator};
+use eventscope_core::topic::TopicPattern;
+use eventscope_core::DEFAULT_NATS_URL;
+
+/// A server that does not answer within this is reported as unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the server may take to confirm that it has everything a command published.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Messages a subscription buffers before the client drops them: a fast stream into a slow
+/// terminal must not lose events.
+const SUBSCRIPTION_CAPACITY: usize = 1 << 20;
+
+#[derive(Parser)]
+#[command(
+    name = "eventscope-cli",
+    version,
+    about = "Watch and inject the platform's NATS events"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print events as they arrive, one line each
+    Tail(TailArgs),
+    /// Publish envelopes from a file, from stdin, or built from flags
+    Publish(PublishArgs),
+    /// Publish simulated platform traffic
+    Simulate(SimulateArgs),
+}
+
+#[derive(Args)]
+struct Server {
+    /// NATS server URL
+    #[arg(long, value_name = "URL", env = "EVENTSCOPE_NATS_URL", default_value = DEFAULT_NATS_URL)]
+    nats_url: String,
+}
+
+#[derive(Args)]
+struct TailArgs {
+    #[command(flatten)]
+    server: Server,
+    /// Subject pattern to subscribe to; repeat for several
+    #[arg(long = "subject", value_name = "PATTERN", default_value = "events.>")]
+    subjects: Vec<String>,
+    /// Exit after this many messages
+    #[arg(long, value_name = "N")]
+    count: Option<u64>,
+    /// Print each message as one JSON object per line
+    #[arg(long)]
+    json: bool,
+}
+
+const FLAG_FIELDS: [&str; 8] = [
+    "org",
+    "source",
+    "resource",
+    "event",
+    "resource_id",
+    "payload",
+    "filters",
+    "tags",
+];
+
+#[derive(Args)]
+struct PublishArgs {
+    #[command(flatten)]
+    server: Server,
+    /// Envelopes to publish: one JSON object (may span lines) or NDJSON; `-` reads stdin
+    #[arg(long, value_name = "PATH", conflicts_with_all = FLAG_FIELDS)]
+    file: Option<String>,
+    /// Same as --file
+    #[arg(value_name = "PATH", conflicts_with_all = FLAG_FIELDS, conflicts_with = "file")]
+    path: Option<String>,
+    /// organizationId of the event to build
+    #[arg(long, value_name = "ORG", required_unless_present_any = ["file", "path"])]
+    org: Option<String>,
+    /// source (producing service) of the event to build
+    #[arg(long, required_unless_present_any = ["file", "path"])]
+    source: Option<String>,
+    /// resource type of the event to build
+    #[arg(long, required_unless_present_any = ["file", "path"])]
+    resource: Option<String>,
+    /// eventName of the event to build
+    #[arg(long, value_name = "NAME", required_unless_present_any = ["file", "path"])]
+    event: Option<String>,
+    /// resourceId of the event to build
+    #[arg(long, value_name = "ID", required_unless_present_any = ["file", "path"])]
+    resource_id: Option<String>,
+    /// payload of the event to build (default {})
+    #[arg(long, value_name = "JSON")]
+    payload: Option<String>,
+    /// metadata filter of the event to build; repeat for several, in subject order
+    #[arg(long = "filter", value_name = "KEY=VALUE")]
+    filters: Vec<String>,
+    /// metadata tag of the event to build; repeat for several
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+}
+
+#[derive(Args)]
+struct SimulateArgs {
+    #[command(flatten)]
+    server: Server,
+    /// Events per second; 0 publishes as fast as the server takes them
+    #[arg(
+        long,
+        value_name = "PER_SEC",
+        default_value_t = 100.0,
+        allow_negative_numbers = true
+    )]
+    rate: f64,
+    /// Stop after this many events (default: run until interrupted)
+    #[arg(long, value_name = "N", conflicts_with = "duration")]
+    count: Option<u64>,
+    /// Stop after this many seconds
+    #[arg(long, value_name = "SECS")]
+    duration: Option<f64>,
+    /// Number of simulated organizations
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    orgs: usize,
+    /// Seed of the simulation, to replay the same events (default: random, printed at the end)
+    #[arg(long, value_name = "S")]
+    seed: Option<u64>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(err),
+    };
+    let result = match cli.command {
+        Command::Tail(args) => tail(args).await,
+        Command::Publish(args) => publish(args).await,
+        Command::Simulate(args) => simulate(args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // Piped into `head`: the reader has what it wanted.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {}", one_line(&err));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Help and version as clap prints them; a usage error as one line, like every other failure,
+/// with clap's exit code for usage errors.
+fn usage_error(err: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        err.exit();
+    }
+    let rendered = err.render().to_string();
+    let message = rendered.split("\n\n").next().unwrap_or_default();
+    let mut lines = message.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines
+        .next()
+        .unwrap_or("error: invalid arguments")
+        .to_string();
+    let rest: Vec<&str> = lines.collect();
+    let line = if rest.is_empty() {
+        first
+    } else {
+        format!("{first} {}", rest.join(", "))
+    };
+    eprintln!("{line} (see --help)");
+    ExitCode::from(2)
+}
+
+/// The one place the CLI connects to NATS: fails fast (no retry of the first connection).
+async fn connect(url: &str) -> Result<async_nats::Client> {
+    async_nats::ConnectOptions::new()
+        .name("eventscope-cli")
+        .connection_timeout(CONNECT_TIMEOUT)
+        .subscription_capacity(SUBSCRIPTION_CAPACITY)
+        .connect(url)
+        .await
+        .with_context(|| format!("cannot connect to {url}"))
+}
+
+/// Returns once the server has processed everything this client sent.
+///
+/// A flush only hands the bytes to the socket: after the process exits, the server may read
+/// them after messages that others publish later, or lose them when the socket closes with a
+/// reset. A message to the client's own inbox comes back only once the server has routed
+/// everything sent before it.
+async fn settle(client: &async_nats::Client) -> Result<()> {
+    let what = "cannot confirm that the server received everything";
+    let inbox = client.new_inbox();
+    let mut echo = client.subscribe(inbox.clone()).await.context(what)?;
+    client
+        .publish(inbox, Vec::new().into())
+        .await
+        .context(what)?;
+    client.flush().await.context(what)?;
+    match tokio::time::timeout(SETTLE_TIMEOUT, echo.next()).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => bail!("{what}: the connection closed"),
+        Err(_) => bail!("{what}: no answer within {SETTLE_TIMEOUT:?}"),
+    }
+}
+
+/// The error chain as one line. Some errors repeat their cause in their own message; the
+/// repetition is dropped.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.ends_with(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line.replace(['\n', '\r'], " ")
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+async fn tail(args: TailArgs) -> Result<()> {
+    let patterns = args
+        .subjects
+        .iter()
+        .map(|s| TopicPattern::parse(s).context("invalid --subject"))
+        .collect::<Result<Vec<_>>>()?;
+    let limit = args.count.unwrap_or(u64::MAX);
+    let client = connect(&args.server.nats_url).await?;
+    let mut subscriptions = Vec::with_capacity(patterns.len());
+    for pattern in &patterns {
+        let subscription = client
+            .subscribe(pattern.as_str().to_string())
+            .await
+            .with_context(|| format!("cannot subscribe to {pattern}"))?;
+        subscriptions.push(subscription);
+    }
+    let mut messages = futures::stream::select_all(subscriptions);
+    let mut out = BufWriter::with_capacity(1 << 16, io::stdout());
+    let mut line = Vec::with_capacity(1024);
+    let mut seen = 0;
+    while seen < limit {
+        let Some(mut message) = messages.next().await else {
+            bail!(
+                "the subscription ended: the connection to {} is closed",
+                args.server.nats_url
+            );
+        };
+        // Whatever else has already arrived goes out with it in one write and one flush.
+        loop {
+            line.clear();
+            if args.json {
+                json_line(&message, &mut line);
+            } else {
+                text_line(&message, Utc::now(), &mut line);
+            }
+            out.write_all(&line).context("cannot write to stdout")?;
+            seen += 1;
+            if seen >= limit {
+                break;
+            }
+            match messages.next().now_or_never() {
+                Some(Some(next)) => message = next,
+                Some(None) | None => break,
+            }
+        }
+        out.flush().context("cannot write to stdout")?;
+    }
+    Ok(())
+}
+
+/// The JSON line of an event that is not a valid envelope.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct InvalidLine<'a> {
+    subject: &'a str,
+    body_base64: String,
+    error: String,
+}
+
+/// A valid envelope exactly as received; anything else as an object that names what is wrong
+/// and carries the raw bytes.
+fn json_line(message: &async_nats::Message, out: &mut Vec<u8>) {
+    let body = message.payload.as_ref();
+    let decoded = event::decode(body);
+    if decoded.problems.is_empty() {
+        if body.contains(&b'\n') || body.contains(&b'\r') {
+            compact_json(body, out);
+        } else {
+            out.extend_from_slice(body);
+        }
+    } else {
+        let line = InvalidLine {
+            subject: message.subject.as_str(),
+            body_base64: base64::engine::general_purpose::STANDARD.encode(body),
+            error: event::describe(decoded.problems, decoded.error.as_deref()).join("; "),
+        };
+        serde_json::to_writer(&mut *out, &line).expect("serializing to memory cannot fail");
+    }
+    out.push(b'\n');
+}
+
+/// `HH:MM:SS.mmm  org  source  resource.eventName  resourceId  SIZE  subject[  ! problem]`.
+///
+/// The time is the event's `timestamp` (UTC), or `received` when the event has none.
+fn text_line(message: &async_nats::Message, received: DateTime<Utc>, out: &mut Vec<u8>) {
+    let body = message.payload.as_ref();
+    let subject = message.subject.as_str();
+    let decoded = event::decode(body);
+    let fields = decoded.resolve(subject);
+    let time = decoded
+        .timestamp_ms
+        .and_then(DateTime::from_timestamp_millis)
+        .unwrap_or(received);
+    let name = match (fields.resource.is_empty(), fields.event_name.is_empty()) {
+        (true, true) => String::new(),
+        _ => format!("{}.{}", fields.resource, fields.event_name),
+    };
+    let _ = write!(
+        out,
+        "{}  {:<12}  {:<13}  {:<27}  {:<13}  {:>7}  {}",
+        time.format("%H:%M:%S%.3f"),
+        cell(&fields.org),
+        cell(&fields.source),
+        cell(&name),
+        cell(&fields.resource_id),
+        size(body.len()),
+        cell(subject),
+    );
+    if let Some(problem) = decoded.problems.summary() {
+        let _ = write!(out, "  ! {problem}");
+    }
+    out.push(b'\n');
+}
+
+/// A field as one terminal cell: `-` when empty, control characters defused so that a hostile
+/// value cannot break the line or move the cursor.
+fn cell(value: &str) -> String {
+    if value.is_empty() {
+        return "-".to_string();
+    }
+    value
+        .chars()
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect()
+}
+
+fn size(bytes: usize) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b}B"),
+        b if b < 1 << 20 => format!("{:.1}KiB", b as f64 / 1024.0),
+        b => format!("{:.1}MiB", b as f64 / (1 << 20) as f64),
+    }
+}
+
+/// Valid JSON without the whitespace between tokens; strings and key order stay as they are.
+fn compact_json(json: &[u8], out: &mut Vec<u8>) {
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in json {
+        if in_string {
+            out.push(b);
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            out.push(b);
+            in_string = b == b'"';
+        }
+    }
+}
+
+/// An event ready to go: its subject and its compact JSON body.
+#[derive(Debug, PartialEq)]
+struct Outgoing {
+    subject: String,
+    body: Vec<u8>,
+}
+
+async fn publish(args: PublishArgs) -> Result<()> {
+    // Everything is validated before connecting: a bad batch publishes nothing.
+    let batch = match args.file.as_deref().or(args.path.as_deref()) {
+        Some(path) => {
+            let (name, text) = read_input(path)?;
+            parse_envelopes(&text).with_context(|| format!("invalid event in {name}"))?
+        }
+        None => vec![from_flags(&args).context("invalid event")?],
+    };
+    let client = connect(&args.server.nats_url).await?;
+    for event in &batch {
+        client
+            .publish(event.subject.clone(), event.body.clone().into())
+            .await
+            .with_context(|| format!("cannot publish on {}", event.subject))?;
+    }
+    settle(&client).await?;
+    eprintln!("published {} events", batch.len());
+    Ok(())
+}
+
+/// The text of `path` (`-`: stdin) and the name to give it in errors.
+fn read_input(path: &str) -> Result<(String, String)> {
+    let mut text = String::new();
+    if path == "-" {
+        io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read stdin")?;
+        return Ok(("stdin".to_string(), text));
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?;
+    Ok((path.to_string(), text))
+}
+
+/// Envelopes from one JSON object (possibly pretty-printed) or NDJSON; blank lines are skipped.
+///
+/// The body published is the object as written, made compact: fields the envelope does not
+/// know are kept, so that what a producer would really send can be replayed.
+fn parse_envelopes(text: &str) -> Result<Vec<Outgoing>> {
+    let mut out = Vec::new();
+    for value in serde_json::Deserializer::from_str(text).into_iter::<&RawValue>() {
+        let raw = match value {
+            Ok(raw) => raw.get(),
+            Err(e) => bail!("line {}: {}", e.line(), without_position(&e)),
+        };
+        // The raw value borrows from `text`, so its address gives its position.
+        let offset = raw.as_ptr() as usize - text.as_ptr() as usize;
+        let line = text[..offset].matches('\n').count() + 1;
+        let found = match raw.as_bytes()[0] {
+            b'{' => None,
+            b'[' => Some("an array (give one object, or one object per line)"),
+            b'"' => Some("a string"),
+            _ => Some("a number, boolean or null"),
+        };
+        if let Some(found) = found {
+            bail!("line {line}: expected an envelope object, found {found}");
+        }
+        let envelope: Envelope = serde_json::from_str(raw).map_err(|e| {
+            anyhow::anyhow!(
+                "line {}: {}",
+                line + e.line().max(1) - 1,
+                without_position(&e)
+            )
+        })?;
+        out.push(outgoing(&envelope, raw.as_bytes()).with_context(|| format!("line {line}"))?);
+    }
+    if out.is_empty() {
+        bail!("no envelope found");
+    }
+    Ok(out)
+}
+
+/// serde_json's message without its ` at line L column C`, which the caller restates.
+fn without_position(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(i) if e.line() > 0 => text[..i].to_string(),
+        _ => text,
+    }
+}
+
+/// Checks what the envelope's type does not (the timestamp, the subject's tokens) and pairs
+/// the subject with the compact body.
+fn outgoing(envelope: &Envelope, json: &[u8]) -> Result<Outgoing> {
+    if DateTime::parse_from_rfc3339(&envelope.timestamp).is_err() {
+        bail!("timestamp {:?} is not an RFC 3339 time", envelope.timestamp);
+    }
+    let subject = envelope.subject()?;
+    let mut body = Vec::with_capacity(json.len());
+    compact_json(json, &mut body);
+    Ok(Outgoing { subject, body })
+}
+
+fn from_flags(args: &PublishArgs) -> Result<Outgoing> {
+    let payload = match &args.payload {
+        Some(text) => serde_json::from_str(text).context("invalid --payload")?,
+        None => serde_json::json!({}),
+    };
+    let filters = args
+        .filters
+        .iter()
+        .map(|f| match f.split_once('=') {
+            Some((key, value)) => Ok((key.to_string(), value.to_string())),
+            None => bail!("invalid --filter {f:?}: expected key=value"),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let now = Utc::now();
+    let field = |value: &Option<String>| value.clone().unwrap_or_default();
+    let envelope = Envelope {
+        id: simulate::event_id(now.timestamp_millis(), rand::random()),
+        organization_id: field(&args.org),
+        source: field(&args.source),
+        resource: field(&args.resource),
+        resource_id: field(&args.resource_id),
+        event_name: field(&args.event),
+        timestamp: now.to_rfc3339_opts(SecondsFormat::Millis, true),
+        payload,
+        metadata: Metadata {
+            filters,
+            tags: args.tags.clone(),
+        },
+    };
+    let json = serde_json::to_vec(&envelope).context("cannot encode the event")?;
+    outgoing(&envelope, &json)
+}
+
+async fn simulate(args: SimulateArgs) -> Result<()> {
+    if !(args.rate.is_finite() && args.rate >= 0.0) {
+        bail!(
+            "invalid --rate {}: expected events per second, or 0 for as fast as possible",
+            args.rate
+        );
+    }
+    if args.orgs == 0 {
+        bail!("invalid --orgs 0: expected at least one organization");
+    }
+    let limit = match (args.count, args.duration) {
+        (Some(n), _) => Limit::Count(n),
+        (None, Some(secs)) => Limit::Duration(
+            Duration::try_from_secs_f64(secs)
+                .with_context(|| format!("invalid --duration {secs}"))?,
+        ),
+        (None, None) => Limit::Forever,
+    };
+    let rate = (args.rate > 0.0).then_some(args.rate);
+    let seed = args.seed.unwrap_or_else(rand::random);
+    let url = &args.server.nats_url;
+    let client = connect(url).await?;
+    let mut sim = Simulator::new(SimConfig {
+        seed,
+        orgs: args.orgs,
+        start: Utc::now(),
+    });
+    if let Some(rate) = rate {
+        // Timestamps then keep pace with the wall clock.
+        sim.set_mean_gap(Duration::from_secs_f64(1.0 / rate));
+    }
+    let report = simulate::run(
+        &client,
+        &mut sim,
+        Pace {
+            rate_per_sec: rate,
+            limit,
+        },
+    )
+    .await
+    .context("simulation stopped")?;
+    settle(&client).await?;
+    let secs = report.elapsed.as_secs_f64();
+    eprintln!(
+        "simulated {} events ({} bytes) for {} organizations in {secs:.2}s ({:.0}/s) to {url}, seed {seed}",
+        report.sent,
+        report.bytes,
+        args.orgs,
+        report.sent as f64 / secs.max(1e-9),
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parses `text` as `publish --file` would, rendered as `subject body` lines or the error.
+    fn check(text: &str, expected: &str) {
+        let got = match parse_envelopes(text) {
+            Ok(events) => events
+                .iter()
+                .map(|e| format!("{} {}", e.subject, String::from_utf8_lossy(&e.body)))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            Err(e) => format!("error: {}", one_line(&e)),
+        };
+        assert_eq!(got, expected);
+    }
+
+    const ENV: &str = r#"{"id":"evt_1","organizationId":"org_1","source":"tasks","resource":"task","resourceId":"t_1","eventName":"created","timestamp":"2026-01-01T00:00:00Z","payload":{}}"#;
+
+    #[test]
+    fn one_pretty_envelope_is_published_compact_and_as_written() {
+        check(
+            "{\n  \"id\": \"evt_1\",\n  \"organizationId\": \"org_1\",\n  \"source\": \"tasks\",\n  \"resource\": \"task\",\n  \"resourceId\": \"t_1\",\n  \"eventName\": \"created\",\n  \"timestamp\": \"2026-01-01T00:00:00Z\",\n  \"payload\": {\"title\": \"a  b\\\" c\"},\n  \"extra\": [1, 2],\n  \"metadata\": {\"filters\": {\"owner\": \"u_1\"}, \"tags\": [\"vip\"]}\n}\n",
+            r#"events.org_1.tasks.task.created.t_1.owner.u_1 {"id":"evt_1","organizationId":"org_1","source":"tasks","resource":"task","resourceId":"t_1","eventName":"created","timestamp":"2026-01-01T00:00:00Z","payload":{"title":"a  b\" c"},"extra":[1,2],"metadata":{"filters":{"owner":"u_1"},"tags":["vip"]}}"#,
+        );
+    }
+
+    #[test]
+    fn ndjson_skips_blank_lines() {
+        let text = format!("{ENV}\n\n  \n{}\n", ENV.replace("t_1", "t_2"));
+        check(
+            &text,
+            &format!(
+                "events.org_1.tasks.task.created.t_1 {ENV}\nevents.org_1.tasks.task.created.t_2 {}",
+                ENV.replace("t_1", "t_2")
+            ),
+        );
+    }
+
+    #[test]
+    fn errors_name_the_line_and_what_is_wrong() {
+        let bad_id = ENV.replace("t_1", "t.1");
+        check(
+            &format!("{ENV}\n{bad_id}"),
+            r#"error: line 2: resourceId "t.1" contains '.', which a subject token cannot hold"#,
+        );
+        let no_source = ENV.replace(r#""source":"tasks","#, "");
+        check(
+            &format!("{ENV}\n\n{no_source}"),
+            "error: line 3: missing field `source`",
+        );
+        check(
+            &format!("{ENV}\n{{\n  \"id\": 1\n}}"),
+            "error: line 3: invalid type: integer `1`, expected a string",
+        );
+        check(
+            &format!("{ENV}\n{{\"id\": "),
+            "error: line 2: EOF while parsing a value",
+        );
+        check(&format!("{ENV}\nnope"), "error: line 2: expected ident");
+        check("[1]", "error: line 1: expected an envelope object, found an array (give one object, or one object per line)");
+        check("", "error: no envelope found");
+        check(
+            &ENV.replace("2026-01-01T00:00:00Z", "yesterday"),
+            r#"error: line 1: timestamp "yesterday" is not an RFC 3339 time"#,
+        );
+        let spaced_filter = ENV.replace(
+            r#""payload":{}"#,
+            r#""payload":{},"metadata":{"filters":{"owner":"a b"}}"#,
+        );
+        check(
+            &spaced_filter,
+            r#"error: line 1: metadata filter "owner" "a b" contains ' ', which a subject token cannot hold"#,
+        );
+    }
+
+    #[test]
+    fn compact_json_keeps_strings_intact() {
+        let mut out = Vec::new();
+        compact_json(
+            b"{ \"a b\" : [ 1 ,\n 2 ],\t\"c\\\\\" : \"\\\" x \" }",
+            &mut out,
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"a b":[1,2],"c\\":"\" x "}"#
+        );
+    }
+
+    #[test]
+    fn sizes_and_cells_are_short_and_safe() {
+        assert_eq!(
+            [size(0), size(1023), size(1024), size(1536 * 1024)],
+            ["0B", "1023B", "1.0KiB", "1.5MiB"]
+        );
+        assert_eq!(
+            [cell(""), cell("a\nb\u{1b}[2J")],
+            ["-", "a\u{FFFD}b\u{FFFD}[2J"]
+        );
+    }
+
+    #[test]
+    fn repeated_causes_are_said_once() {
+        let inner = anyhow::anyhow!("refused").context("IO error: refused");
+        let err = inner.context("cannot connect to x");
+        assert_eq!(one_line(&err), "cannot connect to x: IO error: refused");
+    }
+}

@@ -1,0 +1,15 @@
+//! Eventscope's core: everything but the UI, with no knowledge of Tauri.
+//!
+//! The desktop shell, the CLI and the benchmarks are thin layers over these modules.
+
+pub mod event;
+pub mod live;
+pub mod profile;
+pub mod simulate;
+pub mod source;
+pub mod store;
+pub mod topic;
+pub mod wire;
+
+/// Where Eventscope looks for NATS when nothing else is configured.
+pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";

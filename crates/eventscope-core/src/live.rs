@@ -1,0 +1,211 @@
+//! A live stream: one source feeding one store, with the counters and status a viewer shows.
+//!
+//! The ingest task drains the subscription in batches and takes the store's lock once per batch;
+//! it never waits for a viewer. Viewers (the desktop shell, the benchmark) read through `Live`.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::source::{self, Initial, NatsSource, SourceCounters, SourceError};
+use crate::store::{EventStore, Incoming, StoreLimits};
+use crate::wire::{
+    ConnectionProfile, ConnectionState, EventDetail, RowSummary, SourceStatus, Stats,
+};
+
+/// Messages per second over a sliding window of about one second.
+#[derive(Debug, Default)]
+pub struct RateMeter {
+    samples: VecDeque<(Instant, u64)>,
+}
+
+impl RateMeter {
+    const WINDOW: Duration = Duration::from_secs(1);
+
+    /// Records that `total` messages had arrived by `now`; returns the rate over the window.
+    pub fn observe(&mut self, now: Instant, total: u64) -> f64 {
+        self.samples.push_back((now, total));
+        while self.samples.len() > 2 && now.duration_since(self.samples[1].0) >= Self::WINDOW {
+            self.samples.pop_front();
+        }
+        let (t0, n0) = self.samples[0];
+        let dt = now.duration_since(t0).as_secs_f64();
+        if dt < 0.05 {
+            return 0.0;
+        }
+        (total - n0) as f64 / dt
+    }
+}
+
+/// The events held and the source filling them.
+pub struct Live {
+    store: Mutex<EventStore>,
+    counters: Mutex<Arc<SourceCounters>>,
+    status: watch::Sender<SourceStatus>,
+    task: Mutex<Option<JoinHandle<()>>>,
+    rate: Mutex<RateMeter>,
+}
+
+impl Live {
+    pub fn new(limits: StoreLimits) -> Arc<Live> {
+        let (status, _) = watch::channel(SourceStatus {
+            state: ConnectionState::Disconnected,
+            server: String::new(),
+            subjects: Vec::new(),
+            reason: Some("not connected".into()),
+            reconnects: 0,
+        });
+        Arc::new(Live {
+            store: Mutex::new(EventStore::new(limits)),
+            counters: Mutex::new(Arc::default()),
+            status,
+            task: Mutex::new(None),
+            rate: Mutex::new(RateMeter::default()),
+        })
+    }
+
+    /// Replaces the current source with one for `profile` (held events are kept).
+    pub async fn connect(
+        self: &Arc<Self>,
+        profile: &ConnectionProfile,
+        initial: Initial,
+    ) -> Result<(), SourceError> {
+        self.disconnect();
+        let counters = Arc::new(SourceCounters::default());
+        let source =
+            NatsSource::connect(profile, initial, counters.clone(), self.status.clone()).await?;
+        *lock(&self.counters) = counters;
+        let live = Arc::clone(self);
+        let task = tokio::spawn(async move { live.ingest(source).await });
+        *lock(&self.task) = Some(task);
+        Ok(())
+    }
+
+    /// Stops the source; what was received stays.
+    pub fn disconnect(&self) {
+        if let Some(task) = lock(&self.task).take() {
+            task.abort();
+            self.status.send_modify(|s| {
+                s.state = ConnectionState::Disconnected;
+                s.reason = Some("disconnected by the user".into());
+            });
+        }
+    }
+
+    async fn ingest(&self, mut source: NatsSource) {
+        let mut settle = tokio::time::interval(Duration::from_millis(500));
+        settle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                batch = source.next_batch() => {
+                    let Some(batch) = batch else { break };
+                    let received_ms = chrono::Utc::now().timestamp_millis();
+                    let mut store = lock(&self.store);
+                    for msg in &batch {
+                        let headers = source::header_pairs(msg);
+                        store.push(Incoming { subject: msg.subject.as_str(), headers: &headers, body: &msg.payload, received_ms });
+                    }
+                }
+                _ = settle.tick() => source.settle_drops(),
+            }
+        }
+        self.status.send_modify(|s| {
+            s.state = ConnectionState::Disconnected;
+            s.reason = Some("subscription ended".into());
+        });
+    }
+
+    pub fn store(&self) -> MutexGuard<'_, EventStore> {
+        lock(&self.store)
+    }
+
+    pub fn status(&self) -> SourceStatus {
+        self.status.borrow().clone()
+    }
+
+    pub fn watch_status(&self) -> watch::Receiver<SourceStatus> {
+        self.status.subscribe()
+    }
+
+    /// Counters of the stream now; also advances the rate meter.
+    pub fn stats(&self) -> Stats {
+        let counters = lock(&self.counters).clone();
+        let received = counters.received.load(Ordering::Relaxed);
+        let rate_per_sec = lock(&self.rate).observe(Instant::now(), received);
+        let store = lock(&self.store);
+        Stats {
+            received,
+            held: store.len(),
+            evicted: store.evictions().total(),
+            dropped_client: counters.dropped_client(),
+            slow_consumer_reports: counters.slow_consumer_reports.load(Ordering::Relaxed),
+            invalid: store.invalid(),
+            bytes_held: store.raw_bytes(),
+            rate_per_sec,
+            first_seq: store.first_seq(),
+            next_seq: store.next_seq(),
+        }
+    }
+
+    pub fn rows(&self, start_seq: u64, count: usize) -> Vec<RowSummary> {
+        lock(&self.store)
+            .window(start_seq, count)
+            .map(|e| e.row())
+            .collect()
+    }
+
+    pub fn tail(&self, count: usize) -> Vec<RowSummary> {
+        lock(&self.store).tail(count).map(|e| e.row()).collect()
+    }
+
+    pub fn detail(&self, seq: u64) -> Option<EventDetail> {
+        lock(&self.store).get(seq).map(|e| e.detail())
+    }
+
+    pub fn clear(&self) {
+        lock(&self.store).clear();
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        if let Some(task) = lock(&self.task).take() {
+            task.abort();
+        }
+    }
+}
+
+/// A poisoned lock means a panic elsewhere already; the data is still the best there is.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(samples: &[(u64, u64)], expected: f64) {
+        let mut meter = RateMeter::default();
+        let t0 = Instant::now();
+        let mut rate = 0.0;
+        for (ms, total) in samples {
+            rate = meter.observe(t0 + Duration::from_millis(*ms), *total);
+        }
+        assert!((rate - expected).abs() < 1e-6, "{rate} != {expected}");
+    }
+
+    #[test]
+    fn rate_over_the_last_second() {
+        check(&[(0, 0)], 0.0);
+        check(&[(0, 0), (500, 100)], 200.0);
+        check(
+            &[(0, 0), (500, 100), (1000, 200), (1500, 1200), (2000, 2200)],
+            2000.0,
+        );
+        check(&[(0, 0), (1000, 5000), (2000, 5000), (3000, 5000)], 0.0);
+    }
+}

@@ -1,0 +1,237 @@
+//! Types that cross to the UI (and to the CLI's JSON output); their TypeScript is generated.
+//!
+//! `cargo test -p eventscope-core` regenerates `ui/src/lib/bindings/`; CI fails when the
+//! committed files differ, so the UI can never drift from the core.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// One row of the event table: everything the table shows, nothing it does not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export, export_to = "RowSummary.ts")]
+pub struct RowSummary {
+    /// Monotonic sequence number assigned on receipt; the table's key.
+    #[ts(type = "number")]
+    pub seq: u64,
+    /// Envelope `id`, or empty when the message has none.
+    pub id: String,
+    /// Receive time, milliseconds since the Unix epoch.
+    #[ts(type = "number")]
+    pub received_ms: i64,
+    /// Envelope `timestamp`, milliseconds since the Unix epoch, when it parses.
+    #[ts(type = "number | null")]
+    pub timestamp_ms: Option<i64>,
+    pub org: String,
+    pub source: String,
+    pub resource: String,
+    pub event_name: String,
+    pub resource_id: String,
+    pub subject: String,
+    /// Body size in bytes.
+    pub size: u32,
+    /// Short description of what is wrong with the message (`not JSON`, `missing id`, ...),
+    /// or null for a valid envelope.
+    pub problem: Option<String>,
+}
+
+/// How the detail pane should show a message body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+#[ts(export, export_to = "Body.ts")]
+pub enum Body {
+    /// Valid JSON; `text` is the body exactly as received.
+    Json { text: String },
+    /// UTF-8 that is not JSON.
+    Text { text: String },
+    /// Not UTF-8: a hex dump (offset, hex bytes, ASCII) of at most the first 64 KiB.
+    Hex { dump: String, truncated: bool },
+}
+
+/// One event in full, for the detail pane.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export, export_to = "EventDetail.ts")]
+pub struct EventDetail {
+    pub row: RowSummary,
+    /// NATS headers as (name, value) pairs, in order.
+    pub headers: Vec<(String, String)>,
+    pub body: Body,
+    /// Every problem found while decoding, in full sentences for the user.
+    pub problems: Vec<String>,
+}
+
+/// Connection state of the current source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export, export_to = "ConnectionState.ts")]
+pub enum ConnectionState {
+    Connecting,
+    Connected,
+    Reconnecting,
+    Disconnected,
+}
+
+/// What the status bar shows about the connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export, export_to = "SourceStatus.ts")]
+pub struct SourceStatus {
+    pub state: ConnectionState,
+    /// The server URL(s) as the user gave them.
+    pub server: String,
+    /// Subject patterns subscribed to.
+    pub subjects: Vec<String>,
+    /// Why the connection is not (or no longer) up, when known.
+    pub reason: Option<String>,
+    /// Times the connection was lost and re-established.
+    pub reconnects: u32,
+}
+
+/// Counters of the live stream, sent with every batch.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export, export_to = "Stats.ts")]
+pub struct Stats {
+    /// Messages received since the source started.
+    #[ts(type = "number")]
+    pub received: u64,
+    /// Events held in the store now.
+    #[ts(type = "number")]
+    pub held: u64,
+    /// Events evicted to stay within the store's limits.
+    #[ts(type = "number")]
+    pub evicted: u64,
+    /// Messages dropped by the client because the subscriber fell behind (slow consumer).
+    #[ts(type = "number")]
+    pub dropped_client: u64,
+    /// Times the server reported this client a slow consumer (it drops messages then).
+    #[ts(type = "number")]
+    pub slow_consumer_reports: u64,
+    /// Messages that are not valid envelopes (not JSON, not UTF-8, fields missing or mistyped).
+    #[ts(type = "number")]
+    pub invalid: u64,
+    /// Bytes of raw messages held.
+    #[ts(type = "number")]
+    pub bytes_held: u64,
+    /// Messages per second over the last second.
+    pub rate_per_sec: f64,
+    /// Sequence number of the oldest held event (row 0 of the table).
+    #[ts(type = "number")]
+    pub first_seq: u64,
+    /// Sequence number the next event will get.
+    #[ts(type = "number")]
+    pub next_seq: u64,
+}
+
+/// What the UI receives over its channel, at most about 30 times a second.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export, export_to = "Batch.ts")]
+pub struct Batch {
+    /// Increases by one with every batch, so the UI can tell that none was missed.
+    #[ts(type = "number")]
+    pub batch_no: u64,
+    pub stats: Stats,
+    pub status: SourceStatus,
+    /// In follow mode, the newest rows (at most what the UI said it shows), oldest first.
+    pub tail: Vec<RowSummary>,
+}
+
+/// How to authenticate to NATS. Secrets (password, token, seed) are never written to disk in
+/// plain text: see `profile`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+#[ts(export, export_to = "NatsAuth.ts")]
+pub enum NatsAuth {
+    #[default]
+    None,
+    UserPassword {
+        user: String,
+        password: String,
+    },
+    Token {
+        token: String,
+    },
+    /// An NKey seed (`SU...`).
+    NKey {
+        seed: String,
+    },
+    /// A `.creds` file (JWT + NKey seed); the path is stored, the file stays where it is.
+    CredsFile {
+        path: String,
+    },
+}
+
+/// TLS settings: a CA to trust and an optional client certificate.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export, export_to = "TlsSettings.ts")]
+pub struct TlsSettings {
+    /// Require TLS even when the URL scheme is `nats://`.
+    pub required: bool,
+    pub ca_file: Option<String>,
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
+}
+
+/// Everything needed to connect to NATS and what to subscribe to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export, export_to = "ConnectionProfile.ts")]
+pub struct ConnectionProfile {
+    /// One or more server URLs (`nats://host:port`, `tls://...`).
+    pub servers: Vec<String>,
+    /// Subject patterns to subscribe to (default `events.>`).
+    pub subjects: Vec<String>,
+    pub auth: NatsAuth,
+    pub tls: TlsSettings,
+}
+
+impl Default for ConnectionProfile {
+    fn default() -> Self {
+        ConnectionProfile {
+            servers: vec![crate::DEFAULT_NATS_URL.to_string()],
+            subjects: vec!["events.>".to_string()],
+            auth: NatsAuth::None,
+            tls: TlsSettings::default(),
+        }
+    }
+}
+
+/// Where the secrets of the remembered connection are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export, export_to = "SecretStorage.ts")]
+pub enum SecretStorage {
+    /// The system keyring (Secret Service).
+    Keyring,
+    /// No keyring is available: secrets live in memory until the app quits.
+    Session,
+}
+
+/// The remembered connection as the connect dialog shows it: secrets blanked out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export, export_to = "SavedConnection.ts")]
+pub struct SavedConnection {
+    /// The profile with every secret replaced by an empty string.
+    pub profile: ConnectionProfile,
+    /// True when a secret for this profile is held (keyring or session); connecting with an
+    /// empty secret field then uses the held one.
+    pub has_secret: bool,
+    pub secret_storage: SecretStorage,
+    /// True when launch options or environment variables override the remembered connection.
+    pub overridden: bool,
+}
+
+/// An error as the UI receives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export, export_to = "WireError.ts")]
+pub struct WireError {
+    /// Set only where the UI branches on it: `evicted` (the event is gone from the store),
+    /// `invalid_input` (a field of a request is wrong), `connect_failed`.
+    pub code: Option<String>,
+    pub message: String,
+}

@@ -1,0 +1,3 @@
+//! Tauri commands: adapters that parse the request, call the core and map the error.
+pub mod connection;
+pub mod events;

@@ -1,0 +1,74 @@
+//! The desktop shell: builds the Tauri app, holds the state, registers the commands.
+//!
+//! Everything that is not UI lives in `eventscope-core`; this crate only adapts it to Tauri.
+
+mod commands;
+mod error;
+mod stream;
+
+use std::sync::{Arc, Mutex};
+
+use eventscope_core::live::Live;
+use eventscope_core::profile::{LaunchOptions, ProfileStore};
+use eventscope_core::source::Initial;
+use eventscope_core::store::StoreLimits;
+use eventscope_core::wire::ConnectionProfile;
+use tauri::Manager;
+
+/// What the commands share.
+pub struct AppState {
+    live: Arc<Live>,
+    view: Arc<stream::ViewState>,
+    profiles: ProfileStore,
+    /// The profile in use now (with its secret).
+    current: Mutex<ConnectionProfile>,
+    /// True when launch options override the remembered connection.
+    overridden: bool,
+}
+
+pub fn run() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("EVENTSCOPE_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let launch = LaunchOptions::parse(std::env::args().skip(1), |k| std::env::var(k).ok());
+
+    tauri::Builder::default()
+        .setup(move |app| {
+            let config_dir = app.path().app_config_dir()?;
+            let profiles = ProfileStore::open(&config_dir);
+            let profile = launch.apply(profiles.load());
+            let live = Live::new(StoreLimits::default());
+            let state = AppState {
+                live: live.clone(),
+                view: Arc::default(),
+                profiles,
+                current: Mutex::new(profile.clone()),
+                overridden: !launch.is_empty(),
+            };
+            app.manage(state);
+            // Connect in the background: the window shows "connecting" and then the stream;
+            // an unreachable server is retried and reported, never a startup failure.
+            tauri::async_runtime::spawn(async move {
+                if let Err(e) = live.connect(&profile, Initial::Retry).await {
+                    tracing::warn!("cannot start the source: {e}");
+                }
+            });
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::events::subscribe_stream,
+            commands::events::set_follow,
+            commands::events::rows,
+            commands::events::event_detail,
+            commands::events::clear_events,
+            commands::connection::saved_connection,
+            commands::connection::connect,
+            commands::connection::disconnect,
+        ])
+        .run(tauri::generate_context!())
+        .expect("error while running eventscope");
+}

@@ -1,0 +1,84 @@
+//! Batching to the UI: at most about 30 small batches a second over a `Channel`, carrying the
+//! counters, the status and, in follow mode, the rows in view. Never the whole stream.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use eventscope_core::live::Live;
+use eventscope_core::wire::Batch;
+use tauri::ipc::Channel;
+
+/// Time between two batches: 30 a second at most.
+const PERIOD: Duration = Duration::from_millis(33);
+/// A batch goes out at least this often even when nothing changed, so the rate decays to 0.
+const HEARTBEAT: Duration = Duration::from_millis(500);
+/// The most rows the UI may ask to have pushed in follow mode.
+pub const MAX_TAIL: usize = 500;
+
+/// What the UI said it wants; shared by the commands and the streaming task.
+#[derive(Debug)]
+pub struct ViewState {
+    pub follow: AtomicBool,
+    pub tail_size: AtomicUsize,
+    /// Bumped when a new channel subscribes, so the previous streaming task stops.
+    pub generation: AtomicU64,
+}
+
+impl Default for ViewState {
+    fn default() -> Self {
+        ViewState {
+            follow: AtomicBool::new(true),
+            tail_size: AtomicUsize::new(60),
+            generation: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Streams batches to `channel` until the UI subscribes another channel or goes away.
+pub async fn run(live: Arc<Live>, view: Arc<ViewState>, channel: Channel<Batch>) {
+    let generation = view.generation.fetch_add(1, Ordering::SeqCst) + 1;
+    let mut ticker = tokio::time::interval(PERIOD);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut batch_no = 0u64;
+    let mut last_key = None;
+    let mut last_sent = Instant::now();
+    loop {
+        ticker.tick().await;
+        if view.generation.load(Ordering::SeqCst) != generation {
+            return;
+        }
+        let stats = live.stats();
+        let status = live.status();
+        let follow = view.follow.load(Ordering::Relaxed);
+        let key = (
+            stats.next_seq,
+            stats.first_seq,
+            stats.dropped_client,
+            stats.slow_consumer_reports,
+            status.clone(),
+            follow,
+        );
+        if last_key.as_ref() == Some(&key) && last_sent.elapsed() < HEARTBEAT {
+            continue;
+        }
+        let tail = if follow {
+            live.tail(view.tail_size.load(Ordering::Relaxed).min(MAX_TAIL))
+        } else {
+            Vec::new()
+        };
+        batch_no += 1;
+        let batch = Batch {
+            batch_no,
+            stats,
+            status,
+            tail,
+        };
+        if channel.send(batch).is_err() {
+            tracing::debug!("ui channel closed; streaming stops");
+            return;
+        }
+        last_key = Some(key);
+        last_sent = Instant::now();
+    }
+}

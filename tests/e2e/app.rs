@@ -1,0 +1,288 @@
+//! The app under test: Xvfb, tauri-driver and a WebDriver session, torn down on drop.
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct App {
+    client: Option<Client>,
+    driver: Child,
+    xvfb: Child,
+    _config: tempfile::TempDir,
+}
+
+fn tauri_driver() -> PathBuf {
+    if let Ok(p) = std::env::var("TAURI_DRIVER") {
+        return p.into();
+    }
+    let home = std::env::var("HOME").unwrap_or_default();
+    let cargo_bin = PathBuf::from(home).join(".cargo/bin/tauri-driver");
+    if cargo_bin.exists() {
+        cargo_bin
+    } else {
+        "tauri-driver".into()
+    }
+}
+
+/// Starts Xvfb on a display it picks itself (`-displayfd`), so tests never collide.
+fn start_xvfb() -> (Child, String) {
+    let (read, write) = std::io::pipe().expect("pipe");
+    let mut child = Command::new("Xvfb")
+        .args([
+            "-screen",
+            "0",
+            "1440x900x24",
+            "-nolisten",
+            "tcp",
+            "-displayfd",
+            "3",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn_with_fd3(write)
+        .expect("cannot start Xvfb (apt-get install xvfb)");
+    let mut display = String::new();
+    use std::io::Read;
+    let mut buf = [0u8; 16];
+    let mut read = read;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !display.ends_with('\n') {
+        assert!(Instant::now() < deadline, "Xvfb did not report its display");
+        let n = read.read(&mut buf).expect("read Xvfb display");
+        if n == 0 {
+            let _ = child.kill();
+            panic!("Xvfb exited before reporting its display");
+        }
+        display.push_str(std::str::from_utf8(&buf[..n]).unwrap());
+    }
+    (child, format!(":{}", display.trim()))
+}
+
+trait SpawnWithFd3 {
+    fn spawn_with_fd3(&mut self, fd: std::io::PipeWriter) -> std::io::Result<Child>;
+}
+
+impl SpawnWithFd3 for Command {
+    fn spawn_with_fd3(&mut self, fd: std::io::PipeWriter) -> std::io::Result<Child> {
+        use std::os::fd::{AsRawFd, IntoRawFd};
+        use std::os::unix::process::CommandExt;
+        let raw = fd.as_raw_fd();
+        // SAFETY: dup2 is async-signal-safe; it runs in the child between fork and exec.
+        unsafe {
+            self.pre_exec(move || {
+                if libc::dup2(raw, 3) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = self.spawn();
+        let _ = fd.into_raw_fd();
+        child
+    }
+}
+
+impl App {
+    /// Launches the built app through tauri-driver, connected to `nats_url` by environment.
+    pub async fn launch(nats_url: &str) -> App {
+        let (xvfb, display) = start_xvfb();
+        let config = tempfile::tempdir().unwrap();
+        let port = eventscope_testkit::free_port();
+        let native_port = eventscope_testkit::free_port();
+        let driver = Command::new(tauri_driver())
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
+            .args(["--native-driver", "/usr/bin/WebKitWebDriver"])
+            .env("DISPLAY", &display)
+            .env("EVENTSCOPE_NATS_URL", nats_url)
+            .env("XDG_CONFIG_HOME", config.path())
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            // tauri-driver must be stopped with SIGTERM and have null stdio, or it orphans
+            // WebKitWebDriver, which then holds the test's pipes open.
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start tauri-driver (cargo install tauri-driver --locked)");
+        let deadline = Instant::now() + TIMEOUT;
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "tauri-driver did not listen");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let caps = json!({
+            "browserName": "wry",
+            "tauri:options": { "application": env!("CARGO_BIN_EXE_eventscope") },
+        });
+        let caps = caps.as_object().unwrap().clone();
+        let client = ClientBuilder::native()
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("cannot start a WebDriver session with the app");
+        let app = App {
+            client: Some(client),
+            driver,
+            xvfb,
+            _config: config,
+        };
+        app.wait_for("the UI to load", || async {
+            app.find("connection-status").await.is_some()
+        })
+        .await;
+        app
+    }
+
+    fn client(&self) -> &Client {
+        self.client.as_ref().expect("session open")
+    }
+
+    async fn wait_for<F, Fut>(&self, what: &str, mut done: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = Instant::now() + TIMEOUT;
+        while !done().await {
+            if Instant::now() > deadline {
+                let shot = self.client().screenshot().await.unwrap_or_default();
+                let path =
+                    std::env::temp_dir().join(format!("eventscope-e2e-{}.png", std::process::id()));
+                let _ = std::fs::write(&path, shot);
+                panic!(
+                    "timed out waiting for {what} (screenshot: {})",
+                    path.display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn find(&self, testid: &str) -> Option<Element> {
+        self.client()
+            .find(Locator::Css(&format!("[data-testid='{testid}']")))
+            .await
+            .ok()
+    }
+
+    pub async fn text(&self, testid: &str) -> String {
+        match self.find(testid).await {
+            Some(e) => e.text().await.unwrap_or_default(),
+            None => String::new(),
+        }
+    }
+
+    /// Digits only, so `1 234` and `1,234` both read as 1234.
+    fn digits(s: &str) -> String {
+        s.chars().filter(char::is_ascii_digit).collect()
+    }
+
+    pub async fn wait_text(&self, testid: &str, expected: &str) {
+        let mut last = String::new();
+        let what = format!("{testid} to read {expected}");
+        self.wait_for(&what, || {
+            let fut = self.text(testid);
+            let last = &mut last;
+            async move {
+                *last = fut.await;
+                Self::digits(last) == expected || last == expected
+            }
+        })
+        .await;
+    }
+
+    pub async fn wait_text_contains(&self, testid: &str, needle: &str) -> String {
+        let mut last = String::new();
+        let what = format!("{testid} to contain {needle:?}");
+        self.wait_for(&what, || {
+            let fut = self.text(testid);
+            let last = &mut last;
+            async move {
+                *last = fut.await;
+                last.contains(needle)
+            }
+        })
+        .await;
+        last
+    }
+
+    pub async fn wait_connected(&self) {
+        self.wait_for("connection-status to say connected", || async {
+            let t = self.text("connection-status").await.to_lowercase();
+            t.contains("connected") && !t.contains("disconnected")
+        })
+        .await;
+    }
+
+    pub async fn row(&self, id: &str) -> Option<Element> {
+        self.client()
+            .find(Locator::Css(&format!(
+                "[data-testid='event-row'][data-event-id='{id}']"
+            )))
+            .await
+            .ok()
+    }
+
+    pub async fn wait_row(&self, id: &str) -> Element {
+        self.wait_for(&format!("row {id}"), || async {
+            self.row(id).await.is_some()
+        })
+        .await;
+        self.row(id).await.expect("just seen")
+    }
+
+    pub async fn rows(&self) -> Vec<Element> {
+        self.client()
+            .find_all(Locator::Css("[data-testid='event-row']"))
+            .await
+            .unwrap_or_default()
+    }
+
+    pub async fn click(&self, testid: &str) {
+        self.find(testid)
+            .await
+            .unwrap_or_else(|| panic!("no {testid}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    pub async fn script(&self, js: &str) -> serde_json::Value {
+        self.client().execute(js, vec![]).await.unwrap()
+    }
+
+    pub async fn close(mut self) {
+        if let Some(client) = self.client.take() {
+            let _ = client.close().await;
+        }
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        // SIGTERM lets tauri-driver stop WebKitWebDriver and the app with it.
+        unsafe { libc::kill(self.driver.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.driver.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        let _ = self.xvfb.kill();
+        let _ = self.xvfb.wait();
+    }
+}

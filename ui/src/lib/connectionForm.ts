@@ -1,0 +1,145 @@
+// The connection dialog's form model: filled from a SavedConnection, turned into a ConnectionProfile.
+import type { ConnectionProfile } from "./bindings/ConnectionProfile";
+import type { NatsAuth } from "./bindings/NatsAuth";
+import type { SavedConnection } from "./bindings/SavedConnection";
+
+export type AuthKind = NatsAuth["kind"];
+
+export const AUTH_KINDS: ReadonlyArray<{ kind: AuthKind; label: string }> = [
+  { kind: "none", label: "None" },
+  { kind: "userPassword", label: "User and password" },
+  { kind: "token", label: "Token" },
+  { kind: "nKey", label: "NKey seed" },
+  { kind: "credsFile", label: ".creds file" },
+];
+
+export const DEFAULT_SERVER = "nats://127.0.0.1:4222";
+export const DEFAULT_SUBJECT = "events.>";
+
+export interface ConnectionForm {
+  servers: string;
+  subjects: string;
+  authKind: AuthKind;
+  user: string;
+  password: string;
+  token: string;
+  seed: string;
+  credsPath: string;
+  tlsRequired: boolean;
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+}
+
+export function emptyForm(): ConnectionForm {
+  return {
+    servers: DEFAULT_SERVER,
+    subjects: DEFAULT_SUBJECT,
+    authKind: "none",
+    user: "",
+    password: "",
+    token: "",
+    seed: "",
+    credsPath: "",
+    tlsRequired: false,
+    caFile: "",
+    certFile: "",
+    keyFile: "",
+  };
+}
+
+/** The form as the remembered connection fills it (secrets are blank: the core never sends them). */
+export function formFromSaved(saved: SavedConnection | null): ConnectionForm {
+  const form = emptyForm();
+  if (!saved) return form;
+  const p = saved.profile;
+  if (p.servers.length > 0) form.servers = p.servers.join("\n");
+  if (p.subjects.length > 0) form.subjects = p.subjects.join("\n");
+  form.authKind = p.auth.kind;
+  switch (p.auth.kind) {
+    case "userPassword":
+      form.user = p.auth.user;
+      break;
+    case "credsFile":
+      form.credsPath = p.auth.path;
+      break;
+    default:
+      break;
+  }
+  form.tlsRequired = p.tls.required;
+  form.caFile = p.tls.caFile ?? "";
+  form.certFile = p.tls.certFile ?? "";
+  form.keyFile = p.tls.keyFile ?? "";
+  return form;
+}
+
+/** Splits on commas and line breaks, trims, drops empty entries. */
+export function splitList(text: string, commas = true): string[] {
+  return text
+    .split(commas ? /[,\r\n]+/ : /[\r\n]+/)
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+}
+
+/** True when the secret field of `kind` may stay empty because the core holds the secret. */
+export function secretIsStored(saved: SavedConnection | null, kind: AuthKind): boolean {
+  return !!saved && saved.hasSecret && saved.profile.auth.kind === kind;
+}
+
+/** Placeholder of a secret field whose secret the core holds, by where it keeps it. */
+export function storedSecretPlaceholder(saved: SavedConnection | null, kind: AuthKind): string {
+  if (!secretIsStored(saved, kind)) return "";
+  return saved?.secretStorage === "session" ? "•••• kept for this session" : "•••• stored in keyring";
+}
+
+export type FormResult = { ok: true; profile: ConnectionProfile } | { ok: false; error: string };
+
+const optional = (s: string) => (s.trim() === "" ? null : s.trim());
+
+/** Validates the form and builds the profile to send to `connect`. */
+export function profileFromForm(form: ConnectionForm, saved: SavedConnection | null): FormResult {
+  const servers = splitList(form.servers);
+  if (servers.length === 0) return { ok: false, error: "Give at least one server URL." };
+  const subjects = splitList(form.subjects, false);
+  if (subjects.length === 0) subjects.push(DEFAULT_SUBJECT);
+  const bad = subjects.find((s) => /\s/.test(s));
+  if (bad !== undefined) return { ok: false, error: `A subject cannot contain spaces: "${bad}".` };
+  const stored = secretIsStored(saved, form.authKind);
+  let auth: NatsAuth;
+  switch (form.authKind) {
+    case "none":
+      auth = { kind: "none" };
+      break;
+    case "userPassword":
+      if (form.user.trim() === "") return { ok: false, error: "Give a user name." };
+      if (form.password === "" && !stored) return { ok: false, error: "Give a password." };
+      auth = { kind: "userPassword", user: form.user.trim(), password: form.password };
+      break;
+    case "token":
+      if (form.token === "" && !stored) return { ok: false, error: "Give a token." };
+      auth = { kind: "token", token: form.token };
+      break;
+    case "nKey":
+      if (form.seed.trim() === "" && !stored) return { ok: false, error: "Give an NKey seed." };
+      auth = { kind: "nKey", seed: form.seed.trim() };
+      break;
+    case "credsFile":
+      if (form.credsPath.trim() === "") return { ok: false, error: "Give the path of a .creds file." };
+      auth = { kind: "credsFile", path: form.credsPath.trim() };
+      break;
+  }
+  const certFile = optional(form.certFile);
+  const keyFile = optional(form.keyFile);
+  if ((certFile === null) !== (keyFile === null)) {
+    return { ok: false, error: "A client certificate needs its key, and a key needs its certificate." };
+  }
+  return {
+    ok: true,
+    profile: {
+      servers,
+      subjects,
+      auth,
+      tls: { required: form.tlsRequired, caFile: optional(form.caFile), certFile, keyFile },
+    },
+  };
+}

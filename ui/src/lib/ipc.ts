@@ -1,0 +1,92 @@
+// Tauri IPC: the only module that talks to the Rust core (commands, the batch channel, error shape).
+//
+// Outside the Tauri window (a plain browser on the Vite dev server) every call fails with a clear
+// error: the UI shows no data it did not get from the core.
+import { Channel, invoke, isTauri } from "@tauri-apps/api/core";
+import type { Batch } from "./bindings/Batch";
+import type { ConnectionProfile } from "./bindings/ConnectionProfile";
+import type { EventDetail } from "./bindings/EventDetail";
+import type { RowSummary } from "./bindings/RowSummary";
+import type { SavedConnection } from "./bindings/SavedConnection";
+import type { WireError } from "./bindings/WireError";
+
+/** Everything the UI asks of the core. */
+export interface Backend {
+  /** Starts the batch stream; `onBatch` is then called about 20-30 times a second. */
+  subscribeStream(onBatch: (batch: Batch) => void): Promise<void>;
+  setFollow(follow: boolean, tailSize: number): Promise<void>;
+  /** Held rows with seq in [startSeq, startSeq + count), in order; evicted ones are absent. */
+  rows(startSeq: number, count: number): Promise<RowSummary[]>;
+  /** Rejects with code `evicted` when the event is gone. */
+  eventDetail(seq: number): Promise<EventDetail>;
+  savedConnection(): Promise<SavedConnection>;
+  connect(profile: ConnectionProfile): Promise<SavedConnection>;
+  disconnect(): Promise<void>;
+  clearEvents(): Promise<void>;
+}
+
+/** Any rejection as a WireError: `{ code, message }` objects pass through, the rest is described. */
+export function toWireError(error: unknown): WireError {
+  if (typeof error === "object" && error !== null) {
+    const e = error as { code?: unknown; message?: unknown };
+    if (typeof e.message === "string") {
+      return { code: typeof e.code === "string" ? e.code : null, message: e.message };
+    }
+  }
+  if (typeof error === "string" && error !== "") return { code: null, message: error };
+  if (error === undefined || error === null) return { code: null, message: "Unknown error" };
+  try {
+    const text = typeof error === "object" ? JSON.stringify(error) : String(error);
+    return { code: null, message: text || "Unknown error" };
+  } catch {
+    return { code: null, message: "Unknown error" };
+  }
+}
+
+async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(command, args);
+  } catch (error) {
+    throw toWireError(error);
+  }
+}
+
+const tauriBackend: Backend = {
+  async subscribeStream(onBatch) {
+    const channel = new Channel<Batch>();
+    channel.onmessage = onBatch;
+    await call<void>("subscribe_stream", { onBatch: channel });
+  },
+  setFollow: (follow, tailSize) => call<void>("set_follow", { follow, tailSize }),
+  rows: (startSeq, count) => call<RowSummary[]>("rows", { startSeq, count }),
+  eventDetail: (seq) => call<EventDetail>("event_detail", { seq }),
+  savedConnection: () => call<SavedConnection>("saved_connection"),
+  connect: (profile) => call<SavedConnection>("connect", { profile }),
+  disconnect: () => call<void>("disconnect"),
+  clearEvents: () => call<void>("clear_events"),
+};
+
+/** True inside the Eventscope window; false in a plain browser. */
+export const inTauri: boolean = isTauri();
+
+let backendPromise: Promise<Backend> | null = null;
+
+const outsideApp: WireError = {
+  code: null,
+  message: "not running inside the Eventscope window: start the app with ./dev run",
+};
+
+/** The backend: the Rust core in the app; outside it, every call is refused. */
+export function backend(): Promise<Backend> {
+  backendPromise ??= inTauri ? Promise.resolve(tauriBackend) : Promise.reject(outsideApp);
+  return backendPromise;
+}
+
+/** Wraps a backend call so it always rejects with a WireError. */
+export async function request<T>(use: (b: Backend) => Promise<T>): Promise<T> {
+  try {
+    return await use(await backend());
+  } catch (error) {
+    throw toWireError(error);
+  }
+}
