@@ -169,6 +169,17 @@ impl App {
         }
     }
 
+    /// Saves a screenshot for the post-mortem and fails the test.
+    async fn fail(&self, what: &str) -> ! {
+        let shot = self.client().screenshot().await.unwrap_or_default();
+        let path = std::env::temp_dir().join(format!("eventscope-e2e-{}.png", std::process::id()));
+        let _ = std::fs::write(&path, shot);
+        panic!(
+            "timed out waiting for {what} (screenshot: {})",
+            path.display()
+        );
+    }
+
     pub async fn find(&self, testid: &str) -> Option<Element> {
         self.client()
             .find(Locator::Css(&format!("[data-testid='{testid}']")))
@@ -176,10 +187,15 @@ impl App {
             .ok()
     }
 
+    /// The element's text content ("" when absent), read in the page: one round trip.
     pub async fn text(&self, testid: &str) -> String {
-        match self.find(testid).await {
-            Some(e) => e.text().await.unwrap_or_default(),
-            None => String::new(),
+        let js = "const e = document.querySelector(`[data-testid='${arguments[0]}']`); return e ? e.textContent : '';";
+        match self.client().execute(js, vec![json!(testid)]).await {
+            Ok(serde_json::Value::String(s)) => s.trim().to_string(),
+            other => {
+                eprintln!("reading {testid}: {other:?}");
+                String::new()
+            }
         }
     }
 
@@ -188,33 +204,39 @@ impl App {
         s.chars().filter(char::is_ascii_digit).collect()
     }
 
-    pub async fn wait_text(&self, testid: &str, expected: &str) {
-        let mut last = String::new();
-        let what = format!("{testid} to read {expected}");
-        self.wait_for(&what, || {
-            let fut = self.text(testid);
-            let last = &mut last;
-            async move {
-                *last = fut.await;
-                Self::digits(last) == expected || last == expected
+    /// Polls `testid`'s text until `accept` takes it; returns the text.
+    async fn wait_text_where(
+        &self,
+        testid: &str,
+        what: &str,
+        accept: impl Fn(&str) -> bool,
+    ) -> String {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let text = self.text(testid).await;
+            if accept(&text) {
+                return text;
             }
+            if Instant::now() > deadline {
+                self.fail(&format!("{testid} to {what} (last read {text:?})"))
+                    .await;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn wait_text(&self, testid: &str, expected: &str) {
+        self.wait_text_where(testid, &format!("read {expected}"), |t| {
+            Self::digits(t) == expected || t == expected
         })
         .await;
     }
 
     pub async fn wait_text_contains(&self, testid: &str, needle: &str) -> String {
-        let mut last = String::new();
-        let what = format!("{testid} to contain {needle:?}");
-        self.wait_for(&what, || {
-            let fut = self.text(testid);
-            let last = &mut last;
-            async move {
-                *last = fut.await;
-                last.contains(needle)
-            }
+        self.wait_text_where(testid, &format!("contain {needle:?}"), |t| {
+            t.contains(needle)
         })
-        .await;
-        last
+        .await
     }
 
     pub async fn wait_connected(&self) {
