@@ -284,6 +284,14 @@ impl App {
         self.client().execute(js, vec![]).await.unwrap()
     }
 
+    pub async fn client_execute_async(&self, js: &str) -> serde_json::Value {
+        self.client().execute_async(js, vec![]).await.unwrap()
+    }
+
+    pub async fn screenshot(&self) -> Vec<u8> {
+        self.client().screenshot().await.unwrap()
+    }
+
     pub async fn close(mut self) {
         if let Some(client) = self.client.take() {
             let _ = client.close().await;

@@ -42,6 +42,11 @@ enum Cmd {
         #[arg(long)]
         nats_url: Option<String>,
     },
+    /// In-process cost per event of each ingest step, without NATS (for profiling the hot path).
+    Steps {
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+    },
     /// One subscriber process (started by `ingest`).
     #[command(hide = true)]
     Subscriber {
@@ -86,6 +91,7 @@ fn main() -> Result<()> {
             modes,
             nats_url,
         } => ingest(events, rounds, &modes, nats_url),
+        Cmd::Steps { events } => steps(events),
         Cmd::Subscriber { mode, url, count } => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -182,6 +188,61 @@ fn ingest(events: usize, rounds: usize, modes: &[Mode], nats_url: Option<String>
             println!("median CPU ratio {:?}/raw: {median:.2}", mode);
         }
     }
+    Ok(())
+}
+
+fn steps(events: usize) -> Result<()> {
+    let mut sim = Simulator::new(SimConfig {
+        seed: 7,
+        ..SimConfig::default()
+    });
+    let messages: Vec<(String, Vec<u8>)> = (0..events)
+        .map(|_| {
+            let env = sim.next();
+            (
+                env.subject().expect("valid"),
+                serde_json::to_vec(&env).expect("serializes"),
+            )
+        })
+        .collect();
+    let time = |name: &str, f: &mut dyn FnMut()| {
+        let cpu0 = cpu_secs();
+        f();
+        let ns = (cpu_secs() - cpu0) * 1e9 / events as f64;
+        println!("{name:<40} {ns:>8.0} ns/event");
+    };
+    time("utf-8 check", &mut || {
+        for (_, body) in &messages {
+            std::hint::black_box(std::str::from_utf8(body).is_ok());
+        }
+    });
+    time("serde_json::Value parse (obvious design)", &mut || {
+        for (_, body) in &messages {
+            std::hint::black_box(serde_json::from_slice::<serde_json::Value>(body).ok());
+        }
+    });
+    time("event::decode, one message in cache", &mut || {
+        let body = &messages[0].1;
+        for _ in 0..events {
+            std::hint::black_box(eventscope_core::event::decode(std::hint::black_box(body)));
+        }
+    });
+    time("event::decode (envelope only)", &mut || {
+        for (_, body) in &messages {
+            std::hint::black_box(eventscope_core::event::decode(body));
+        }
+    });
+    let mut store = eventscope_core::store::EventStore::default();
+    time("EventStore::push (decode, index, store)", &mut || {
+        for (subject, body) in &messages {
+            store.push(eventscope_core::store::Incoming {
+                subject,
+                headers: &[],
+                body,
+                received_ms: 0,
+            });
+        }
+    });
     Ok(())
 }
 

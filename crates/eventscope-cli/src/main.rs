@@ -19,15 +19,11 @@ use serde_json::value::RawValue;
 use eventscope_core::event::{self, Envelope, Metadata};
 use eventscope_core::simulate::{self, Limit, Pace, SimConfig, Simulator};
 use eventscope_core::topic::TopicPattern;
+use eventscope_core::wire::ConnectionProfile;
 use eventscope_core::DEFAULT_NATS_URL;
 
-/// A server that does not answer within this is reported as unreachable.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the server may take to confirm that it has everything a command published.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Messages a subscription buffers before the client drops them: a fast stream into a slow
-/// terminal must not lose events.
-const SUBSCRIPTION_CAPACITY: usize = 1 << 20;
 
 #[derive(Parser)]
 #[command(
@@ -198,13 +194,11 @@ fn usage_error(err: clap::Error) -> ExitCode {
 
 /// The one place the CLI connects to NATS: fails fast (no retry of the first connection).
 async fn connect(url: &str) -> Result<async_nats::Client> {
-    async_nats::ConnectOptions::new()
-        .name("eventscope-cli")
-        .connection_timeout(CONNECT_TIMEOUT)
-        .subscription_capacity(SUBSCRIPTION_CAPACITY)
-        .connect(url)
-        .await
-        .with_context(|| format!("cannot connect to {url}"))
+    let profile = ConnectionProfile {
+        servers: vec![url.to_string()],
+        ..ConnectionProfile::default()
+    };
+    Ok(eventscope_core::source::connect_client(&profile).await?)
 }
 
 /// Returns once the server has processed everything this client sent.

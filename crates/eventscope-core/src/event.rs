@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::json_scan::{Cursor, ScanError};
 use crate::topic;
 
 /// The envelope fields, in the order the platform documents them.
@@ -52,6 +53,21 @@ impl Field {
             Field::Payload => "payload",
             Field::Metadata => "metadata",
         }
+    }
+
+    pub fn from_name(name: &str) -> Option<Field> {
+        Some(match name {
+            "id" => Field::Id,
+            "organizationId" => Field::OrganizationId,
+            "source" => Field::Source,
+            "resource" => Field::Resource,
+            "resourceId" => Field::ResourceId,
+            "eventName" => Field::EventName,
+            "timestamp" => Field::Timestamp,
+            "payload" => Field::Payload,
+            "metadata" => Field::Metadata,
+            _ => return None,
+        })
     }
 
     /// `metadata` is optional; every other field is required.
@@ -152,56 +168,28 @@ pub struct Decoded<'a> {
     pub event_name: Option<Cow<'a, str>>,
     /// Milliseconds since the Unix epoch, when `timestamp` is valid RFC 3339.
     pub timestamp_ms: Option<i64>,
-    pub payload: Option<&'a RawValue>,
-    pub metadata: Option<&'a RawValue>,
+    /// The payload's JSON text, located but not parsed.
+    pub payload: Option<&'a str>,
+    /// The metadata object's JSON text.
+    pub metadata: Option<&'a str>,
     pub problems: Problems,
     /// The parser's own words when the body is not JSON or not an envelope.
     pub error: Option<String>,
 }
 
-/// Every field as a located raw value; types are checked afterwards so that one wrong field
-/// does not hide the others.
-#[derive(Deserialize)]
-struct WireEnvelope<'a> {
-    #[serde(borrow, default, deserialize_with = "present")]
-    id: Option<&'a RawValue>,
-    #[serde(
-        borrow,
-        default,
-        deserialize_with = "present",
-        rename = "organizationId"
-    )]
-    organization_id: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    source: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    resource: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present", rename = "resourceId")]
-    resource_id: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present", rename = "eventName")]
-    event_name: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    timestamp: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    payload: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    metadata: Option<&'a RawValue>,
-}
-
 /// Decodes the envelope of one message. Never panics, whatever the bytes.
 pub fn decode(body: &[u8]) -> Decoded<'_> {
     let mut out = Decoded::default();
-    let text = match std::str::from_utf8(body) {
-        Ok(text) => text,
-        Err(e) => {
-            out.problems = Problems::NOT_UTF8 | Problems::NOT_JSON;
-            out.error = Some(format!("not UTF-8: {e}"));
-            return out;
-        }
+    let Ok(text) = simdutf8::basic::from_utf8(body) else {
+        let e = std::str::from_utf8(body).expect_err("simdutf8 and std agree");
+        out.problems = Problems::NOT_UTF8 | Problems::NOT_JSON;
+        out.error = Some(format!("not UTF-8: {e}"));
+        return out;
     };
-    // Serde would read a JSON array positionally into the struct: only an object is an envelope.
-    if text.trim_start().as_bytes().first() != Some(&b'{') {
-        match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+    match locate_fields(text) {
+        Ok(fields) => read_fields(text, &fields, &mut out),
+        // The rare path: let serde_json tell what is wrong, in its words.
+        Err(_) => match serde_json::from_str::<&RawValue>(text) {
             Ok(_) => {
                 out.problems = Problems::NOT_OBJECT;
                 out.error = Some("expected an object".to_string());
@@ -210,66 +198,95 @@ pub fn decode(body: &[u8]) -> Decoded<'_> {
                 out.problems = Problems::NOT_JSON;
                 out.error = Some(e.to_string());
             }
-        }
-        return out;
+        },
     }
-    let wire: WireEnvelope<'_> = match serde_json::from_str(text) {
-        Ok(wire) => wire,
-        Err(e) => {
-            out.problems = Problems::NOT_JSON;
-            out.error = Some(e.to_string());
-            return out;
+    out
+}
+
+/// The byte range of each envelope field's value, by `Field` index.
+type FieldRanges = [Option<(usize, usize)>; Field::ALL.len()];
+
+/// Walks the top-level object once, validating all of it and locating the envelope fields.
+/// Fails on anything that is not exactly one JSON object. A repeated key keeps its last value,
+/// as `JSON.parse` does.
+fn locate_fields(text: &str) -> Result<FieldRanges, ScanError> {
+    let mut fields: FieldRanges = [None; Field::ALL.len()];
+    let mut c = Cursor::new(text);
+    c.expect(b'{')?;
+    c.skip_ws();
+    if !c.eat(b'}') {
+        loop {
+            c.skip_ws();
+            let (start, end, escaped) = c.string()?;
+            let key: Cow<'_, str> = if escaped {
+                serde_json::from_str(&text[start - 1..end + 1])
+                    .map_err(|_| ScanError { at: start })?
+            } else {
+                Cow::Borrowed(&text[start..end])
+            };
+            c.expect(b':')?;
+            let range = c.value()?;
+            if let Some(field) = Field::from_name(&key) {
+                fields[field as usize] = Some(range);
+            }
+            c.skip_ws();
+            if c.eat(b'}') {
+                break;
+            }
+            c.expect(b',')?;
         }
-    };
+    }
+    if !c.at_end() {
+        return Err(ScanError { at: c.pos() });
+    }
+    Ok(fields)
+}
+
+fn read_fields<'a>(text: &'a str, fields: &FieldRanges, out: &mut Decoded<'a>) {
+    let raw = |field: Field| fields[field as usize].map(|(start, end)| &text[start..end]);
     let mut problems = Problems::default();
-    out.id = string_field(Field::Id, wire.id, &mut problems);
-    out.organization_id = string_field(Field::OrganizationId, wire.organization_id, &mut problems);
-    out.source = string_field(Field::Source, wire.source, &mut problems);
-    out.resource = string_field(Field::Resource, wire.resource, &mut problems);
-    out.resource_id = string_field(Field::ResourceId, wire.resource_id, &mut problems);
-    out.event_name = string_field(Field::EventName, wire.event_name, &mut problems);
-    if let Some(ts) = string_field(Field::Timestamp, wire.timestamp, &mut problems) {
+    out.id = string_field(Field::Id, raw(Field::Id), &mut problems);
+    out.organization_id = string_field(
+        Field::OrganizationId,
+        raw(Field::OrganizationId),
+        &mut problems,
+    );
+    out.source = string_field(Field::Source, raw(Field::Source), &mut problems);
+    out.resource = string_field(Field::Resource, raw(Field::Resource), &mut problems);
+    out.resource_id = string_field(Field::ResourceId, raw(Field::ResourceId), &mut problems);
+    out.event_name = string_field(Field::EventName, raw(Field::EventName), &mut problems);
+    if let Some(ts) = string_field(Field::Timestamp, raw(Field::Timestamp), &mut problems) {
         match chrono::DateTime::parse_from_rfc3339(&ts) {
             Ok(t) => out.timestamp_ms = Some(t.timestamp_millis()),
             Err(_) => problems |= Problems::BAD_TIMESTAMP,
         }
     }
-    match wire.payload {
+    match raw(Field::Payload) {
         Some(p) => out.payload = Some(p),
         None => problems |= Problems::missing(Field::Payload),
     }
-    if let Some(m) = wire.metadata {
-        if m.get().starts_with('{') {
+    if let Some(m) = raw(Field::Metadata) {
+        if m.starts_with('{') {
             out.metadata = Some(m);
-        } else if m.get() != "null" {
+        } else if m != "null" {
             problems |= Problems::wrong_type(Field::Metadata);
         }
     }
     out.problems = problems;
-    out
-}
-
-/// Keeps `null` as a present value (of the wrong type) instead of serde's "missing".
-fn present<'de, D>(d: D) -> Result<Option<&'de RawValue>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-{
-    <&'de RawValue>::deserialize(d).map(Some)
 }
 
 /// A string field: borrowed when it has no escapes, flagged when missing or not a string.
 fn string_field<'a>(
     field: Field,
-    raw: Option<&'a RawValue>,
+    raw: Option<&'a str>,
     problems: &mut Problems,
 ) -> Option<Cow<'a, str>> {
-    let Some(raw) = raw else {
+    let Some(text) = raw else {
         if field.required() {
             *problems |= Problems::missing(field);
         }
         return None;
     };
-    let text = raw.get();
     if !text.starts_with('"') {
         *problems |= Problems::wrong_type(field);
         return None;
@@ -338,7 +355,17 @@ impl<'a> Decoded<'a> {
         fn pick<'s>(field: &'s Option<Cow<'_, str>>, token: Option<&'s str>) -> Cow<'s, str> {
             Cow::Borrowed(field.as_deref().or(token).unwrap_or(""))
         }
-        let parts = topic::parse(subject);
+        // Parsing the subject costs an allocation: only when a field is missing.
+        let complete = self.organization_id.is_some()
+            && self.source.is_some()
+            && self.resource.is_some()
+            && self.event_name.is_some()
+            && self.resource_id.is_some();
+        let parts = if complete {
+            None
+        } else {
+            topic::parse(subject)
+        };
         Resolved {
             org: pick(&self.organization_id, parts.as_ref().map(|p| p.org)),
             source: pick(&self.source, parts.as_ref().map(|p| p.source)),
@@ -449,7 +476,7 @@ mod tests {
             r.event_name,
             r.resource_id,
             d.timestamp_ms,
-            d.payload.map(|p| p.get().len()).unwrap_or(0),
+            d.payload.map(str::len).unwrap_or(0),
             d.metadata.is_some(),
         );
         if let Some(summary) = d.problems.summary() {
@@ -543,7 +570,7 @@ mod tests {
         );
         let d = decode(body.as_bytes());
         assert!(d.problems.is_empty());
-        assert_eq!(d.payload.unwrap().get().len(), big.len() + 11);
+        assert_eq!(d.payload.unwrap().len(), big.len() + 11);
 
         let depth = 10_000;
         let deep = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
@@ -553,7 +580,7 @@ mod tests {
         let d = decode(body.as_bytes());
         assert_eq!(d.id.as_deref(), Some("deep"));
         assert!(d.problems.is_empty(), "{:?}", d.error);
-        assert_eq!(d.payload.unwrap().get().len(), 2 * depth);
+        assert_eq!(d.payload.unwrap().len(), 2 * depth);
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! (about 64 bytes) holds byte ranges and interned ids, so rows are rendered and filtered
 //! without parsing. Payloads are parsed only when a view needs them (the detail pane).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
 
 use crate::event::{self, Problems};
 use crate::wire::{Body, EventDetail, RowSummary};
@@ -52,14 +54,14 @@ pub struct Sym(pub u32);
 /// filters compare integers.
 #[derive(Debug)]
 pub struct Interner {
-    ids: HashMap<Box<str>, Sym>,
+    ids: FxHashMap<Box<str>, Sym>,
     names: Vec<Box<str>>,
 }
 
 impl Default for Interner {
     fn default() -> Self {
         let mut interner = Interner {
-            ids: HashMap::new(),
+            ids: FxHashMap::default(),
             names: Vec::new(),
         };
         interner.intern("");

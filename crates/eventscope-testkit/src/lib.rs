@@ -2,7 +2,8 @@
 //!
 //! Tests talk to the same server binary that production uses, so what they prove holds against
 //! the real protocol. Each server lives in its own temporary directory (JetStream store, log) and
-//! is stopped when dropped, so a failing test leaves nothing behind.
+//! is stopped when dropped, so a failing test leaves nothing behind. A server may be given a
+//! configuration file (auth, TLS); the testkit still chooses its address and ports.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -39,30 +40,48 @@ pub struct NatsServer {
     port: u16,
     monitor_port: u16,
     jetstream: bool,
+    /// The configuration file passed with `-c`, kept so a restart reads it again.
+    config: Option<PathBuf>,
     dir: TempDir,
 }
 
 impl NatsServer {
     /// Starts a plain server (no JetStream) on a free port.
     pub fn start() -> NatsServer {
-        NatsServer::launch(false)
+        NatsServer::launch(false, None)
     }
 
     /// Starts a server with JetStream enabled, its store in the server's temporary directory.
     pub fn start_with_jetstream() -> NatsServer {
-        NatsServer::launch(true)
+        NatsServer::launch(true, None)
     }
 
-    fn launch(jetstream: bool) -> NatsServer {
+    /// Starts a server that reads `conf` (nats-server's configuration syntax) from a file in its
+    /// temporary directory.
+    ///
+    /// The address and ports stay the testkit's: they are given as flags, and nats-server lets
+    /// flags override the file, so a `port` or `listen` in `conf` has no effect. Paths in `conf`
+    /// (certificates, keys) should be absolute.
+    pub fn start_with_config(conf: &str) -> NatsServer {
+        NatsServer::launch(false, Some(conf))
+    }
+
+    fn launch(jetstream: bool, conf: Option<&str>) -> NatsServer {
         let dir = tempfile::Builder::new()
             .prefix("eventscope-nats-")
             .tempdir()
             .expect("cannot create a temporary directory for nats-server");
+        let config = conf.map(|text| {
+            let path = dir.path().join("nats-server.conf");
+            std::fs::write(&path, text).expect("cannot write the nats-server configuration file");
+            path
+        });
         let mut server = NatsServer {
             child: None,
             port: 0,
             monitor_port: 0,
             jetstream,
+            config,
             dir,
         };
         let deadline = Instant::now() + START_TIMEOUT;
@@ -76,8 +95,9 @@ impl NatsServer {
                 return server;
             }
         }
+        // A configuration the server rejects also ends here: it exits at once every time.
         panic!(
-            "nats-server could not bind a free port; log:\n{}",
+            "nats-server exited at start 5 times (a port taken, or a bad configuration); log:\n{}",
             server.log()
         );
     }
@@ -98,6 +118,12 @@ impl NatsServer {
 
     pub fn jetstream(&self) -> bool {
         self.jetstream
+    }
+
+    /// The configuration file given with `-c`, when started by
+    /// [`NatsServer::start_with_config`].
+    pub fn config_path(&self) -> Option<&Path> {
+        self.config.as_deref()
     }
 
     /// The process id while the server runs.
@@ -155,7 +181,8 @@ impl NatsServer {
         let _ = child.wait();
     }
 
-    /// Stops the server and starts it again on the same ports, with the same store.
+    /// Stops the server and starts it again on the same ports, with the same store and
+    /// configuration file.
     ///
     /// Clients configured to reconnect find it where it was. The ports may linger in TIME_WAIT
     /// or be held for a moment by the old process, so the start is retried until it binds.
@@ -251,6 +278,9 @@ impl NatsServer {
                     .expect("cannot share the nats-server log file"),
             )
             .stderr(log);
+        if let Some(config) = &self.config {
+            command.arg("-c").arg(config);
+        }
         if self.jetstream {
             command
                 .arg("-js")
@@ -316,6 +346,8 @@ impl Drop for NatsServer {
 
 #[cfg(test)]
 mod tests {
+    use std::io::BufRead;
+
     use super::*;
 
     /// True when a process with this pid exists (a reaped child no longer does).
@@ -392,6 +424,51 @@ mod tests {
             .write_all(b"CONNECT {\"verbose\":false}\r\nSUB a.> 1\r\nPING\r\n")
             .unwrap();
         server.wait_for_subscriptions(before + 1, Duration::from_secs(5));
+    }
+
+    /// Sends a CONNECT with `options` and a PING; the server's first line after INFO answers.
+    fn check_reply(server: &NatsServer, options: &str, expected: &str) {
+        let stream = TcpStream::connect(("127.0.0.1", server.port())).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut lines = std::io::BufReader::new(stream.try_clone().unwrap()).lines();
+        let info = lines.next().unwrap().expect("read INFO");
+        assert!(info.starts_with("INFO "), "{info}");
+        write!(&stream, "CONNECT {options}\r\nPING\r\n").unwrap();
+        let reply = lines.next().unwrap().expect("read the reply");
+        assert_eq!(reply, expected, "{}", server.log());
+    }
+
+    #[test]
+    fn a_configuration_file_is_read_and_read_again_on_restart() {
+        // The file's port loses to the testkit's flags.
+        let conf = "port: 4222\nauthorization { token: \"s3cret\" }\n";
+        let mut server = NatsServer::start_with_config(conf);
+        assert_ne!(server.port(), 4222);
+        let path = server.config_path().unwrap().to_path_buf();
+        assert!(path.starts_with(server.dir()));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), conf);
+        for _ in 0..2 {
+            check_reply(
+                &server,
+                r#"{"verbose":false}"#,
+                "-ERR 'Authorization Violation'",
+            );
+            check_reply(
+                &server,
+                r#"{"verbose":false,"auth_token":"s3cret"}"#,
+                "PONG",
+            );
+            server.restart();
+        }
+        assert!(NatsServer::start().config_path().is_none());
+    }
+
+    #[test]
+    #[should_panic(expected = "bad configuration")]
+    fn a_configuration_the_server_rejects_fails_the_start_with_its_log() {
+        NatsServer::start_with_config("authorization { token: ");
     }
 
     #[test]

@@ -37,6 +37,8 @@ export class StreamStore {
   startError = $state<string | null>(null);
   /** Batches that never arrived (gaps in batchNo) since start. */
   missed = $state(0);
+  /** Batches received since start (shown to automation as `data-batches`). */
+  batches = $state(0);
 
   following = $derived(this.follow.mode === "following");
   newEvents = $derived(newCount(this.follow, this.stats.nextSeq));
@@ -64,6 +66,7 @@ export class StreamStore {
     this.last = batch;
     for (const notice of noticesBetween(prev, batch)) toasts.push(notice);
     this.missed += missedBatches(prev?.batchNo ?? null, batch.batchNo);
+    this.batches += 1;
 
     const old = this.stats;
     const next = batch.stats;
