@@ -28,11 +28,10 @@ pub async fn connect(
         .connect(&profile, Initial::FailFast)
         .await
         .map_err(|e| {
-            let code = match e {
-                eventscope_core::source::SourceError::Subject(_)
-                | eventscope_core::source::SourceError::NoServer
-                | eventscope_core::source::SourceError::BadUrl { .. } => "invalid_input",
-                _ => "connect_failed",
+            let code = if e.is_invalid_input() {
+                "invalid_input"
+            } else {
+                "connect_failed"
             };
             CommandError::new(code, e.to_string())
         })?;

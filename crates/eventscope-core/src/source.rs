@@ -30,6 +30,10 @@ pub enum SourceError {
         path: String,
         source: std::io::Error,
     },
+    #[error("invalid NKey seed: {0}")]
+    BadSeed(String),
+    #[error("TLS client certificate needs both a certificate file and a key file")]
+    HalfClientCert,
     #[error("invalid server URL {url:?}: {source}")]
     BadUrl { url: String, source: std::io::Error },
     #[error("cannot connect to {servers}: {source}")]
@@ -42,6 +46,20 @@ pub enum SourceError {
         subject: String,
         source: async_nats::SubscribeError,
     },
+}
+
+impl SourceError {
+    /// True when the request itself is wrong (a field to fix), not the server or the network.
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(
+            self,
+            SourceError::NoServer
+                | SourceError::Subject(_)
+                | SourceError::BadSeed(_)
+                | SourceError::HalfClientCert
+                | SourceError::BadUrl { .. }
+        )
+    }
 }
 
 /// Counters shared between the source, its event callback and whoever shows them.
@@ -119,7 +137,12 @@ async fn connect_with(
             options.user_and_password(user.clone(), password.clone())
         }
         NatsAuth::Token { token } => options.token(token.clone()),
-        NatsAuth::NKey { seed } => options.nkey(seed.clone()),
+        NatsAuth::NKey { seed } => {
+            // Checked here: a bad seed otherwise surfaces as "failed signing nonce".
+            nkeys::KeyPair::from_seed(seed.trim())
+                .map_err(|e| SourceError::BadSeed(e.to_string()))?;
+            options.nkey(seed.trim().to_string())
+        }
         NatsAuth::CredsFile { path } => {
             options
                 .credentials_file(path)
@@ -134,11 +157,18 @@ async fn connect_with(
     if let Some(ca) = tls.ca_file.as_deref().filter(|s| !s.is_empty()) {
         options = options.add_root_certificates(ca.into());
     }
-    if let (Some(cert), Some(key)) = (
-        tls.cert_file.as_deref().filter(|s| !s.is_empty()),
-        tls.key_file.as_deref().filter(|s| !s.is_empty()),
-    ) {
-        options = options.add_client_certificate(cert.into(), key.into());
+    let nonempty = |s: &Option<String>| {
+        s.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    match (nonempty(&tls.cert_file), nonempty(&tls.key_file)) {
+        (Some(cert), Some(key)) => {
+            options = options.add_client_certificate(cert.into(), key.into())
+        }
+        (None, None) => {}
+        _ => return Err(SourceError::HalfClientCert),
     }
     if tls.required {
         options = options.require_tls(true);
