@@ -27,6 +27,14 @@ pub struct AppState {
 }
 
 pub fn run() {
+    // WebKitGTK's accelerated compositing falls back to software GL without a GPU (VMs, Xvfb,
+    // remote desktops) and then costs a core just to repaint a table; plain rendering is
+    // several times cheaper for this UI. A value set by the user wins.
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none() {
+        // Set before any thread starts: nothing else reads the environment concurrently yet.
+        std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("EVENTSCOPE_LOG")
