@@ -124,7 +124,7 @@ pub struct Stats {
     pub next_seq: u64,
 }
 
-/// What the UI receives over its channel, at most about 30 times a second.
+/// What the UI receives over its channel, at most 20 times a second.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export, export_to = "Batch.ts")]

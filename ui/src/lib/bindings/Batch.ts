@@ -4,7 +4,7 @@ import type { SourceStatus } from "./SourceStatus";
 import type { Stats } from "./Stats";
 
 /**
- * What the UI receives over its channel, at most about 30 times a second.
+ * What the UI receives over its channel, at most 20 times a second.
  */
 export type Batch = { 
 /**
