@@ -38,7 +38,13 @@ describe("nodes", () => {
     check([{}, [], "s", 1, true, null].map(kindOf), ["object", "array", "string", "number", "boolean", "null"]));
 
   it("the root and its children start expanded; grandchildren start collapsed", () =>
-    check([0, 1, 2, 3].map(startsExpanded), [true, true, false, false]));
+    check([0, 1, 2, 3].map((d) => startsExpanded(d)), [true, true, false, false]));
+
+  it("small containers stay open a few levels deeper, large ones do not", () =>
+    check(
+      [startsExpanded(2, 3), startsExpanded(4, 12), startsExpanded(4, 13), startsExpanded(5, 1)],
+      [true, true, false, false],
+    ));
 
   it("a collapsed container shows its size", () =>
     check([summary({ a: 1, b: 2 }), summary([1]), summary({}), summary([])], ["{2 keys}", "[1 item]", "{}", "[]"]));

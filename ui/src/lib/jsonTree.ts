@@ -45,8 +45,17 @@ export function isContainer(value: unknown): value is Record<string, unknown> | 
   return typeof value === "object" && value !== null;
 }
 
-export function startsExpanded(depth: number): boolean {
-  return depth < DEFAULT_EXPANDED_DEPTH;
+/** Small containers stay open deeper than this, so a typical payload reads at a glance. */
+export const SMALL_EXPANDED_DEPTH = 5;
+/** A container with at most this many children counts as small. */
+export const SMALL_CONTAINER = 12;
+
+/**
+ * Whether a node starts open: the top levels always, small containers a few levels deeper
+ * (an event's `payload.error` or `payload.sender`), large or deep ones collapsed.
+ */
+export function startsExpanded(depth: number, children = Infinity): boolean {
+  return depth < DEFAULT_EXPANDED_DEPTH || (depth < SMALL_EXPANDED_DEPTH && children <= SMALL_CONTAINER);
 }
 
 /** Number of children of an object or array (0 for scalars). */
