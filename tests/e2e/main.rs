@@ -398,37 +398,23 @@ async fn readme_screenshot() {
     let server = NatsServer::start();
     let app = App::launch(&server.url()).await;
     app.wait_connected().await;
-    let client = async_nats::connect(server.url()).await.unwrap();
     let mut sim =
         eventscope_core::simulate::Simulator::new(eventscope_core::simulate::SimConfig::default());
-    for _ in 0..3000 {
-        let env = sim.next();
-        client
-            .publish(
-                env.subject().unwrap(),
-                serde_json::to_vec(&env).unwrap().into(),
-            )
-            .await
-            .unwrap();
-    }
-    client
-        .publish(
-            "events.org_demo.apps.app.event_received.app_1",
-            b"<html>not json</html>".to_vec().into(),
-        )
-        .await
-        .unwrap();
-    for _ in 0..40 {
-        let env = sim.next();
-        client
-            .publish(
-                env.subject().unwrap(),
-                serde_json::to_vec(&env).unwrap().into(),
-            )
-            .await
-            .unwrap();
-    }
-    client.flush().await.unwrap();
+    let mut simulated = |n: usize| -> Vec<(String, Vec<u8>)> {
+        (0..n)
+            .map(|_| {
+                let env = sim.next();
+                (env.subject().unwrap(), serde_json::to_vec(&env).unwrap())
+            })
+            .collect()
+    };
+    let mut messages = simulated(3000);
+    messages.push((
+        "events.org_demo.apps.app.event_received.app_1".into(),
+        b"<html>not json</html>".to_vec(),
+    ));
+    messages.extend(simulated(40));
+    publish(&server, &messages).await;
     app.wait_text("count-received", "3041").await;
     let rows = app.rows().await;
     rows[rows.len().saturating_sub(8)].click().await.unwrap();
