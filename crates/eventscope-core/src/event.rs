@@ -584,6 +584,34 @@ mod tests {
     }
 
     #[test]
+    fn random_bytes_never_panic_and_validity_matches_serde_json() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(42);
+        let base = br#"{"id":"evt_1","organizationId":"org_1","source":"s","resource":"r","resourceId":"x","eventName":"e","timestamp":"2026-01-01T00:00:00Z","payload":{"a":[1,2.5,"\u00e9",null,true],"b":{"c":"d"}},"metadata":{"tags":["t"]}}"#;
+        let alphabet = b"{}[]\",:0123456789.eE+-truefalsn \\u\x00\xff\xc3\xa9";
+        for _ in 0..20_000 {
+            let mut body = base.to_vec();
+            for _ in 0..rng.random_range(1..4) {
+                let at = rng.random_range(0..body.len());
+                match rng.random_range(0..3) {
+                    0 => body[at] = alphabet[rng.random_range(0..alphabet.len())],
+                    1 => {
+                        body.remove(at);
+                    }
+                    _ => body.insert(at, alphabet[rng.random_range(0..alphabet.len())]),
+                }
+            }
+            let d = decode(&body);
+            let serde_ok = std::str::from_utf8(&body).is_ok_and(|t| {
+                t.trim_start().starts_with('{') && serde_json::from_str::<&RawValue>(t).is_ok()
+            });
+            let ours_ok = !d.problems.contains(Problems::NOT_JSON)
+                && !d.problems.contains(Problems::NOT_OBJECT);
+            assert_eq!(ours_ok, serde_ok, "{:?}", String::from_utf8_lossy(&body));
+        }
+    }
+
+    #[test]
     fn hostile_strings_are_kept_verbatim() {
         let d = decode(br#"{"id":"<script>alert(1)</script>","organizationId":"<img src=x onerror=alert(1)>","source":"s","resource":"r","resourceId":"x","eventName":"e","timestamp":"2026-01-01T00:00:00Z","payload":{}}"#);
         assert_eq!(d.id.as_deref(), Some("<script>alert(1)</script>"));
