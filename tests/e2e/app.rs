@@ -15,7 +15,7 @@ pub struct App {
     client: Option<Client>,
     driver: Child,
     xvfb: Child,
-    _config: tempfile::TempDir,
+    config: tempfile::TempDir,
 }
 
 fn tauri_driver() -> PathBuf {
@@ -135,7 +135,7 @@ impl App {
             client: Some(client),
             driver,
             xvfb,
-            _config: config,
+            config,
         };
         app.wait_for("the UI to load", || async {
             app.find("connection-status").await.is_some()
@@ -278,6 +278,59 @@ impl App {
             .click()
             .await
             .unwrap();
+    }
+
+    /// Types `keys` (WebDriver key codes allowed) into the page.
+    pub async fn keys(&self, keys: &str) {
+        let body = self.client().find(Locator::Css("body")).await.unwrap();
+        body.send_keys(keys).await.unwrap();
+    }
+
+    pub async fn wait_for_absent(&self, testid: &str) {
+        self.wait_for(&format!("{testid} to go away"), || async {
+            self.find(testid).await.is_none()
+        })
+        .await;
+    }
+
+    /// Replaces the text of an input or textarea, as typing would.
+    pub async fn fill(&self, testid: &str, text: &str) {
+        let el = self.wait_find(testid).await;
+        el.clear().await.unwrap();
+        el.send_keys(text).await.unwrap();
+    }
+
+    pub async fn select(&self, testid: &str, value: &str) {
+        self.wait_find(testid)
+            .await
+            .select_by_value(value)
+            .await
+            .unwrap();
+    }
+
+    async fn wait_find(&self, testid: &str) -> Element {
+        self.wait_for(&format!("{testid} to exist"), || async {
+            self.find(testid).await.is_some()
+        })
+        .await;
+        self.find(testid).await.expect("just seen")
+    }
+
+    /// Everything the app wrote under its config directory, as text.
+    pub fn config_files_text(&self) -> String {
+        fn walk(dir: &std::path::Path, out: &mut String) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if let Ok(text) = std::fs::read_to_string(&path) {
+                    out.push_str(&format!("{}:\n{text}\n", path.display()));
+                }
+            }
+        }
+        let mut out = String::new();
+        walk(self.config.path(), &mut out);
+        out
     }
 
     pub async fn script(&self, js: &str) -> serde_json::Value {

@@ -427,3 +427,73 @@ async fn readme_screenshot() {
     .unwrap();
     app.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connecting_to_another_server_with_a_password_never_writes_it() {
+    let first = NatsServer::start();
+    let second =
+        NatsServer::start_with_config("authorization { user: ada, password: \"s3cret-pw\" }");
+    let app = App::launch(&first.url()).await;
+    app.wait_connected().await;
+
+    app.click("connect-button").await;
+    app.fill("conn-servers", &second.url()).await;
+    app.select("conn-auth-kind", "userPassword").await;
+    app.fill("conn-user", "ada").await;
+    app.fill("conn-password", "wrong").await;
+    app.click("connect-submit").await;
+    app.wait_text_contains("connect-error", "authorization violation")
+        .await;
+
+    app.fill("conn-password", "s3cret-pw").await;
+    app.click("connect-submit").await;
+    app.wait_text_contains("connection-server", &second.url())
+        .await;
+    app.wait_connected().await;
+
+    let client =
+        async_nats::ConnectOptions::with_user_and_password("ada".into(), "s3cret-pw".into())
+            .connect(second.url())
+            .await
+            .unwrap();
+    let (subject, body) = envelope("on_second", "org_2", json!({"where": "second server"}));
+    client.publish(subject, body.into()).await.unwrap();
+    client.flush().await.unwrap();
+    app.wait_row("on_second").await;
+
+    // The connection is remembered, its secret is not written anywhere in the config.
+    let written = app.config_files_text();
+    assert!(written.contains(&second.url()), "{written}");
+    assert!(
+        !written.contains("s3cret-pw"),
+        "the password reached the disk: {written}"
+    );
+    app.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyboard_moves_the_selection_pauses_and_clears() {
+    let server = NatsServer::start();
+    let app = App::launch(&server.url()).await;
+    app.wait_connected().await;
+    let events: Vec<_> = (0..10)
+        .map(|i| envelope(&format!("k_{i}"), "org_k", json!({"n": i})))
+        .collect();
+    publish(&server, &events).await;
+    app.wait_row("k_9").await.click().await.unwrap();
+    app.wait_text_contains("event-detail", "k_9").await;
+
+    app.keys("\u{E013}").await; // ArrowUp
+    app.wait_text_contains("event-detail", "k_8").await;
+    app.keys("\u{E015}").await; // ArrowDown
+    app.wait_text_contains("event-detail", "k_9").await;
+
+    app.keys("\u{E00C}").await; // Escape
+    app.wait_for_absent("event-detail").await;
+
+    app.keys(" ").await;
+    app.wait_text_contains("pause-toggle", "Resume").await;
+    app.keys(" ").await;
+    app.wait_text_contains("pause-toggle", "Pause").await;
+    app.close().await;
+}
