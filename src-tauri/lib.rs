@@ -63,6 +63,7 @@ pub fn run() {
             tauri::async_runtime::spawn(async move {
                 if let Err(e) = live.connect(&profile, Initial::Retry).await {
                     tracing::warn!("cannot start the source: {e}");
+                    live.fail(e.to_string());
                 }
             });
             Ok(())

@@ -96,6 +96,14 @@ impl Live {
         }
     }
 
+    /// Shows why there is no source (a profile that could not even be tried).
+    pub fn fail(&self, reason: String) {
+        self.status.send_modify(|s| {
+            s.state = ConnectionState::Disconnected;
+            s.reason = Some(reason);
+        });
+    }
+
     async fn ingest(&self, mut source: NatsSource) {
         let mut settle = tokio::time::interval(Duration::from_millis(500));
         settle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
