@@ -80,7 +80,15 @@ impl Live {
             NatsSource::connect(profile, initial, counters.clone(), self.status.clone()).await?;
         *lock(&self.counters) = counters;
         let live = Arc::clone(self);
-        let task = tokio::spawn(async move { live.ingest(source).await });
+        let servers = profile.servers.clone();
+        let task = tokio::spawn(async move {
+            // async-nats retries an unreachable server silently; say why it is not up yet.
+            let explain = explain_while_down(&live.status, servers);
+            tokio::select! {
+                _ = live.ingest(source) => {}
+                _ = explain => {}
+            }
+        });
         *lock(&self.task) = Some(task);
         Ok(())
     }
@@ -187,6 +195,64 @@ impl Drop for Live {
     }
 }
 
+/// While the source is not connected, probes the first server every few seconds and puts what
+/// the network says (`connection refused`, a timeout) in the status reason. Never returns.
+async fn explain_while_down(status: &watch::Sender<SourceStatus>, servers: Vec<String>) {
+    let Some(addr) = servers.first().and_then(|s| host_port(s)) else {
+        return std::future::pending().await;
+    };
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let waiting = |s: &SourceStatus| {
+            matches!(
+                s.state,
+                ConnectionState::Connecting | ConnectionState::Reconnecting
+            )
+        };
+        if !waiting(&status.borrow()) {
+            continue;
+        }
+        let probe = tokio::time::timeout(
+            Duration::from_secs(3),
+            tokio::net::TcpStream::connect(&addr),
+        )
+        .await;
+        let reason = match probe {
+            Ok(Ok(_)) => format!("{addr} answers, waiting for NATS"),
+            Ok(Err(e)) => format!("{addr}: {e}; retrying"),
+            Err(_) => format!("{addr}: no answer within 3 s; retrying"),
+        };
+        status.send_if_modified(|s| {
+            let changed =
+                s.state == ConnectionState::Connecting && s.reason.as_deref() != Some(&reason);
+            if changed {
+                s.reason = Some(reason.clone());
+            }
+            changed
+        });
+    }
+}
+
+/// `host:port` of a server URL (`nats://user:pass@host:4222` → `host:4222`; default port 4222).
+fn host_port(url: &str) -> Option<String> {
+    let rest = url
+        .trim()
+        .split_once("://")
+        .map_or(url.trim(), |(_, rest)| rest);
+    let authority = rest.split('/').next()?.rsplit('@').next()?;
+    if authority.is_empty() {
+        return None;
+    }
+    let has_port = authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok());
+    Some(if has_port {
+        authority.to_string()
+    } else {
+        format!("{authority}:4222")
+    })
+}
+
 /// A poisoned lock means a panic elsewhere already; the data is still the best there is.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -204,6 +270,20 @@ mod tests {
             rate = meter.observe(t0 + Duration::from_millis(*ms), *total);
         }
         assert!((rate - expected).abs() < 1e-6, "{rate} != {expected}");
+    }
+
+    #[test]
+    fn host_and_port_of_server_urls() {
+        assert_eq!(
+            host_port("nats://127.0.0.1:4222").as_deref(),
+            Some("127.0.0.1:4222")
+        );
+        assert_eq!(
+            host_port("tls://ada:pw@nats.example:7422/").as_deref(),
+            Some("nats.example:7422")
+        );
+        assert_eq!(host_port("localhost").as_deref(), Some("localhost:4222"));
+        assert_eq!(host_port("nats://").as_deref(), None);
     }
 
     #[test]

@@ -246,8 +246,10 @@ fn on_event(
             s.state = ConnectionState::Disconnected;
             s.reason = Some("gave up reconnecting".into());
         }),
+        // The client's words here are vague ("IO error"); `Live` probes the server for better
+        // ones, so they only fill an empty reason.
         Event::ClientError(err) => status.send_modify(|s| {
-            if s.state != ConnectionState::Connected {
+            if s.state != ConnectionState::Connected && s.reason.is_none() {
                 s.reason = Some(err.to_string());
             }
         }),

@@ -26,6 +26,8 @@ const batch = (state: SourceStatus["state"], reason: string | null = null, dropp
 describe("the status pill", () => {
   it("connected", () => check([statusText(status("connected")), statusTone(status("connected"))], ["connected", "ok"]));
   it("connecting", () => check([statusText(status("connecting")), statusTone(status("connecting"))], ["connecting", "warn"]));
+  it("connecting, with what the network says", () =>
+    check(statusText(status("connecting", "127.0.0.1:1: Connection refused (os error 111); retrying")), "connecting: 127.0.0.1:1: Connection refused (os error 111); retrying"));
   it("reconnecting, with the reason", () => check(statusText(status("reconnecting", "connection reset")), "reconnecting: connection reset"));
   it("disconnected, with the reason", () =>
     check([statusText(status("disconnected", "authorization violation")), statusTone(status("disconnected"))], ["disconnected: authorization violation", "error"]));

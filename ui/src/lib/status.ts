@@ -4,7 +4,7 @@ import type { Stats } from "./bindings/Stats";
 
 export type Tone = "ok" | "warn" | "error" | "idle";
 
-/** The pill's text: `connected`, `connecting`, `reconnecting: <reason>`, `disconnected: <reason>`. */
+/** The pill's text: `connected`, `connecting[: <reason>]`, `reconnecting: <reason>`, `disconnected: <reason>`. */
 export function statusText(status: SourceStatus | null): string {
   if (!status) return "waiting for core";
   const reason = status.reason?.trim();
@@ -12,7 +12,7 @@ export function statusText(status: SourceStatus | null): string {
     case "connected":
       return "connected";
     case "connecting":
-      return "connecting";
+      return reason ? `connecting: ${reason}` : "connecting";
     case "reconnecting":
       return reason ? `reconnecting: ${reason}` : "reconnecting";
     case "disconnected":
