@@ -17,8 +17,10 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use eventscope_core::event::{self, Envelope, Metadata};
+use eventscope_core::filter::Filter;
 use eventscope_core::simulate::{self, Limit, Pace, SimConfig, Simulator};
-use eventscope_core::topic::TopicPattern;
+use eventscope_core::store::{EventStore, Incoming, StoreLimits};
+use eventscope_core::topic::{self, TopicPattern};
 use eventscope_core::wire::ConnectionProfile;
 use eventscope_core::DEFAULT_NATS_URL;
 
@@ -66,6 +68,14 @@ struct TailArgs {
     /// Print each message as one JSON object per line
     #[arg(long)]
     json: bool,
+    /// Print only the events matching this query (docs/filter.md); on the bus, subscribe to
+    /// the subjects it implies unless --subject is given
+    #[arg(long, value_name = "QUERY")]
+    filter: Option<String>,
+    /// Read events from an NDJSON file (one envelope per line, as `tail --json` writes them)
+    /// instead of the bus; `-` reads stdin
+    #[arg(long, value_name = "PATH", conflicts_with = "subjects")]
+    from_file: Option<String>,
 }
 
 const FLAG_FIELDS: [&str; 8] = [
@@ -249,8 +259,23 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 }
 
 async fn tail(args: TailArgs) -> Result<()> {
-    let patterns = args
-        .subjects
+    let filter = args.filter.as_deref().map(Filter::parse).transpose()?;
+    let mut sieve = filter.map(Sieve::new);
+    if let Some(path) = &args.from_file {
+        return tail_file(path, &args, sieve.as_mut());
+    }
+    let mut subjects = args.subjects.clone();
+    // Only the default subscription is narrowed: it holds every event the filter can match,
+    // and so does the narrowed one.
+    if let Some(sieve) = &sieve {
+        if subjects == [DEFAULT_SUBJECT] {
+            subjects = sieve.filter.subjects();
+            if subjects.is_empty() {
+                bail!("the filter can match no subject; give --subject to subscribe anyway");
+            }
+        }
+    }
+    let patterns = subjects
         .iter()
         .map(|s| TopicPattern::parse(s).context("invalid --subject"))
         .collect::<Result<Vec<_>>>()?;
@@ -277,16 +302,20 @@ async fn tail(args: TailArgs) -> Result<()> {
         };
         // Whatever else has already arrived goes out with it in one write and one flush.
         loop {
-            line.clear();
-            if args.json {
-                json_line(&message, &mut line);
-            } else {
-                text_line(&message, Utc::now(), &mut line);
-            }
-            out.write_all(&line).context("cannot write to stdout")?;
-            seen += 1;
-            if seen >= limit {
-                break;
+            let (subject, body) = (message.subject.as_str(), message.payload.as_ref());
+            let now = Utc::now();
+            if sieve.as_mut().is_none_or(|s| s.keeps(subject, body, now)) {
+                line.clear();
+                if args.json {
+                    json_line(subject, body, &mut line);
+                } else {
+                    text_line(subject, body, now, &mut line);
+                }
+                out.write_all(&line).context("cannot write to stdout")?;
+                seen += 1;
+                if seen >= limit {
+                    break;
+                }
             }
             match messages.next().now_or_never() {
                 Some(Some(next)) => message = next,
@@ -296,6 +325,129 @@ async fn tail(args: TailArgs) -> Result<()> {
         out.flush().context("cannot write to stdout")?;
     }
     Ok(())
+}
+
+/// What `tail` subscribes to unless told otherwise.
+const DEFAULT_SUBJECT: &str = "events.>";
+
+/// A filter and the one-event store it evaluates messages in: the filter reads events as the
+/// app holds them, so the CLI and the app agree on every query.
+struct Sieve {
+    filter: Filter,
+    store: EventStore,
+}
+
+impl Sieve {
+    fn new(filter: Filter) -> Sieve {
+        Sieve {
+            filter,
+            // Holding one event keeps at most two chunks allocated.
+            store: EventStore::new(StoreLimits {
+                capacity: 1,
+                max_bytes: usize::MAX,
+            }),
+        }
+    }
+
+    fn keeps(&mut self, subject: &str, body: &[u8], now: DateTime<Utc>) -> bool {
+        let now_ms = now.timestamp_millis();
+        let seq = self.store.push(Incoming {
+            subject,
+            headers: &[],
+            body,
+            received_ms: now_ms,
+        });
+        self.store
+            .get(seq)
+            .is_some_and(|ev| self.filter.matches(&ev, now_ms))
+    }
+}
+
+/// `tail --from-file`: the events of an NDJSON file, in file order, as `tail` would print them
+/// had they come from the bus.
+fn tail_file(path: &str, args: &TailArgs, mut sieve: Option<&mut Sieve>) -> Result<()> {
+    use std::io::BufRead;
+    let (name, mut input): (&str, Box<dyn BufRead>) = if path == "-" {
+        ("stdin", Box::new(io::stdin().lock()))
+    } else {
+        let file = std::fs::File::open(path).with_context(|| format!("cannot read {path}"))?;
+        (path, Box::new(io::BufReader::with_capacity(1 << 16, file)))
+    };
+    let limit = args.count.unwrap_or(u64::MAX);
+    let mut out = BufWriter::with_capacity(1 << 16, io::stdout());
+    let (mut raw, mut line) = (Vec::with_capacity(1024), Vec::with_capacity(1024));
+    let mut seen = 0;
+    while seen < limit {
+        raw.clear();
+        let read = input
+            .read_until(b'\n', &mut raw)
+            .with_context(|| format!("cannot read {name}"))?;
+        if read == 0 {
+            break;
+        }
+        while raw.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
+            raw.pop();
+        }
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let (subject, body) = file_event(&raw);
+        let now = Utc::now();
+        if sieve.as_mut().is_none_or(|s| s.keeps(&subject, &body, now)) {
+            line.clear();
+            if args.json {
+                json_line(&subject, &body, &mut line);
+            } else {
+                text_line(&subject, &body, now, &mut line);
+            }
+            out.write_all(&line).context("cannot write to stdout")?;
+            seen += 1;
+        }
+    }
+    out.flush().context("cannot write to stdout")?;
+    Ok(())
+}
+
+/// The subject and body of one line of a file: an envelope goes on the subject it would be
+/// published on; a `tail --json` line for an invalid message gives back its subject and bytes;
+/// anything else is a body without a subject.
+fn file_event(line: &[u8]) -> (String, Vec<u8>) {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    struct Invalid {
+        subject: String,
+        body_base64: String,
+        #[allow(dead_code)] // read back only to recognise the line
+        error: Option<String>,
+    }
+    let decoded = event::decode(line);
+    let envelope_subject = || {
+        let metadata: Metadata = match decoded.metadata {
+            Some(text) => serde_json::from_str(text).ok()?,
+            None => Metadata::default(),
+        };
+        let spec = topic::SubjectSpec {
+            org: decoded.organization_id.as_deref()?,
+            source: decoded.source.as_deref()?,
+            resource: decoded.resource.as_deref()?,
+            event: decoded.event_name.as_deref()?,
+            resource_id: decoded.resource_id.as_deref()?,
+        };
+        let filters = metadata
+            .filters
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()));
+        topic::build(spec, filters).ok()
+    };
+    if let Some(subject) = envelope_subject() {
+        return (subject, line.to_vec());
+    }
+    if let Ok(invalid) = serde_json::from_slice::<Invalid>(line) {
+        if let Ok(body) = base64::engine::general_purpose::STANDARD.decode(&invalid.body_base64) {
+            return (invalid.subject, body);
+        }
+    }
+    (String::new(), line.to_vec())
 }
 
 /// The JSON line of an event that is not a valid envelope.
@@ -309,8 +461,7 @@ struct InvalidLine<'a> {
 
 /// A valid envelope exactly as received; anything else as an object that names what is wrong
 /// and carries the raw bytes.
-fn json_line(message: &async_nats::Message, out: &mut Vec<u8>) {
-    let body = message.payload.as_ref();
+fn json_line(subject: &str, body: &[u8], out: &mut Vec<u8>) {
     let decoded = event::decode(body);
     if decoded.problems.is_empty() {
         if body.contains(&b'\n') || body.contains(&b'\r') {
@@ -320,7 +471,7 @@ fn json_line(message: &async_nats::Message, out: &mut Vec<u8>) {
         }
     } else {
         let line = InvalidLine {
-            subject: message.subject.as_str(),
+            subject,
             body_base64: base64::engine::general_purpose::STANDARD.encode(body),
             error: event::describe(decoded.problems, decoded.error.as_deref()).join("; "),
         };
@@ -332,9 +483,7 @@ fn json_line(message: &async_nats::Message, out: &mut Vec<u8>) {
 /// `HH:MM:SS.mmm  org  source  resource.eventName  resourceId  SIZE  subject[  ! problem]`.
 ///
 /// The time is the event's `timestamp` (UTC), or `received` when the event has none.
-fn text_line(message: &async_nats::Message, received: DateTime<Utc>, out: &mut Vec<u8>) {
-    let body = message.payload.as_ref();
-    let subject = message.subject.as_str();
+fn text_line(subject: &str, body: &[u8], received: DateTime<Utc>, out: &mut Vec<u8>) {
     let decoded = event::decode(body);
     let fields = decoded.resolve(subject);
     let time = decoded

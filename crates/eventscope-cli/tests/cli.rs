@@ -553,3 +553,192 @@ async fn bad_input_fails_with_one_line_before_connecting() {
         "error: the following required arguments were not provided: --source <SOURCE>, --resource <RESOURCE>, --event <NAME>, --resource-id <ID> (see --help)\n",
     );
 }
+
+/// An NDJSON capture of simulated traffic, plus lines that are not valid envelopes.
+fn capture(dir: &std::path::Path) -> (std::path::PathBuf, Vec<(String, Vec<u8>)>) {
+    use eventscope_core::simulate::{SimConfig, Simulator};
+    let mut sim = Simulator::new(SimConfig {
+        seed: 9,
+        ..SimConfig::default()
+    });
+    let mut events = Vec::new();
+    let mut text = String::new();
+    for _ in 0..2_000 {
+        let env = sim.next();
+        let line = serde_json::to_string(&env).unwrap();
+        text.push_str(&line);
+        text.push('\n');
+        events.push((env.subject().unwrap(), line.into_bytes()));
+    }
+    // `tail --json`'s line for a message that was not JSON, then a line that is not JSON.
+    text.push_str(r#"{"subject":"events.org_1.apps.app.event_received.app_1","bodyBase64":"aGVsbG8gd29ybGQ=","error":"the body is not JSON (expected value at line 1 column 1)"}"#);
+    text.push_str("\n\nnot json, org_1\n");
+    events.push((
+        "events.org_1.apps.app.event_received.app_1".into(),
+        b"hello world".to_vec(),
+    ));
+    events.push((String::new(), b"not json, org_1".to_vec()));
+    let path = dir.join("capture.ndjson");
+    std::fs::write(&path, text).unwrap();
+    (path, events)
+}
+
+/// The ids (or the first bytes of invalid bodies) the core's own evaluation selects.
+fn core_ids(events: &[(String, Vec<u8>)], query: &str) -> Vec<String> {
+    use eventscope_core::filter::Filter;
+    use eventscope_core::store::{EventStore, Incoming};
+    let filter = Filter::parse(query).unwrap();
+    let mut store = EventStore::default();
+    for (subject, body) in events {
+        store.push(Incoming {
+            subject,
+            headers: &[],
+            body,
+            received_ms: 0,
+        });
+    }
+    store
+        .window(0, usize::MAX)
+        .filter(|ev| filter.matches(ev, chrono_now_ms()))
+        .map(|ev| match ev.id() {
+            "" => ev.subject().to_string(),
+            id => id.to_string(),
+        })
+        .collect()
+}
+
+fn chrono_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// The ids of `tail --json` output lines: an envelope's id, else the invalid line's subject.
+fn output_ids(output: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            v.get("id")
+                .or(v.get("subject"))
+                .and_then(|s| s.as_str())
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn tail_from_file_selects_the_same_events_as_the_core() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, events) = capture(dir.path());
+    let path = path.to_str().unwrap();
+    let queries = [
+        "",
+        "org:org_1",
+        "source:flows,tasks -event:created",
+        "name:task.failed OR name:flow.run payload.status:failed",
+        "resourceId:conv_* metadata.tags:vip",
+        "has:payload.error OR is:invalid",
+        "payload.durationMs>500",
+        "after:2026-01-01T09:00:30Z before:2026-01-01T09:01Z",
+        "\"hello world\" OR org_1",
+        "/evt_[0-9A-Z]{10}0/",
+        "subject:events.*.conversations.conversation.message_posted.*.participant.>",
+    ];
+    let mut total = 0;
+    for query in queries {
+        let output = run(&["tail", "--from-file", path, "--filter", query, "--json"]).await;
+        check(&output, 0, "");
+        let expected = core_ids(&events, query);
+        assert_eq!(output_ids(&output), expected, "{query}");
+        total += expected.len();
+    }
+    assert!(total > 2_000, "{total}");
+
+    // Without a filter every line comes back, exactly as written for envelopes.
+    let output = run(&["tail", "--from-file", path, "--json", "--count", "3"]).await;
+    check(&output, 0, "");
+    let text = std::fs::read_to_string(path).unwrap();
+    let first: Vec<&str> = text.lines().take(3).collect();
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        first.join("\n") + "\n"
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_filter_fails_with_its_position_before_reading_or_connecting() {
+    let unreachable = format!("nats://127.0.0.1:{}", free_port());
+    let output = run(&[
+        "tail",
+        "--nats-url",
+        &unreachable,
+        "--filter",
+        "org:a orgg:b",
+    ])
+    .await;
+    check(
+        &output,
+        1,
+        "error: invalid filter at 6: unknown field `orgg` (did you mean `org`)\n",
+    );
+    let output = run(&["tail", "--from-file", "/nonexistent", "--filter", "(a"]).await;
+    check(
+        &output,
+        1,
+        "error: invalid filter at 2: expected `)` to close the `(` at 0\n",
+    );
+    let output = run(&["tail", "--from-file", "x", "--subject", "events.>"]).await;
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[tokio::test]
+async fn tail_filter_narrows_the_subscription_and_applies_the_query() {
+    let server = NatsServer::start();
+    // `org:org_1 event:failed` is one subscription, `events.org_1.*.*.failed.>`.
+    let tail = start_tail(
+        &server,
+        &[
+            "--json",
+            "--count",
+            "2",
+            "--filter",
+            "org:org_1 event:failed -payload.retry:true",
+        ],
+        1,
+    );
+    let client = async_nats::connect(server.url()).await.unwrap();
+    let failed = |org: &str, id: &str, payload: &str| {
+        format!(
+            r#"{{"id":"{id}","organizationId":"{org}","source":"tasks","resource":"task","resourceId":"t_1","eventName":"failed","timestamp":"2026-01-01T09:30:15Z","payload":{payload}}}"#
+        )
+    };
+    let published = [
+        (
+            "events.org_2.tasks.task.failed.t_1",
+            failed("org_2", "e1", "{}"),
+        ),
+        (
+            "events.org_1.tasks.task.failed.t_1",
+            failed("org_1", "e2", r#"{"retry":true}"#),
+        ),
+        ("events.org_1.tasks.task.created.t_1", envelope("t_1", "")),
+        (
+            "events.org_1.tasks.task.failed.t_1",
+            failed("org_1", "e3", "{}"),
+        ),
+        (
+            "events.org_1.tasks.task.failed.t_1.owner.u_1",
+            failed("org_1", "e4", r#"{"retry":false}"#),
+        ),
+    ];
+    for (subject, body) in published {
+        client.publish(subject, body.into()).await.unwrap();
+    }
+    client.flush().await.unwrap();
+    let output = finish(tail).await;
+    check(&output, 0, "");
+    assert_eq!(output_ids(&output), ["e3", "e4"]);
+}

@@ -3,6 +3,7 @@
 //! The desktop shell, the CLI and the benchmarks are thin layers over these modules.
 
 pub mod event;
+pub mod filter;
 pub mod json_scan;
 pub mod live;
 pub mod profile;

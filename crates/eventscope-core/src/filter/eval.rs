@@ -1,0 +1,427 @@
+//! Evaluation of a query against one held event.
+//!
+//! Envelope terms read the store's index (interned names, byte ranges), never the body. The
+//! body is parsed once per event, on the first payload or metadata term that is reached.
+
+use std::cell::OnceCell;
+
+use serde_json::Value;
+
+use super::parse::{absolute_time, number};
+use super::{Bound, Compare, EnvField, Expr, Flag, Glob, Path, Root, Term, Text};
+use crate::store::EventRef;
+
+struct Ctx<'e, 'a> {
+    ev: &'e EventRef<'a>,
+    now_ms: i64,
+    /// The body as JSON, or `None` when it is not JSON.
+    json: OnceCell<Option<Value>>,
+}
+
+pub(super) fn matches(expr: &Expr, ev: &EventRef<'_>, now_ms: i64) -> bool {
+    let ctx = Ctx {
+        ev,
+        now_ms,
+        json: OnceCell::new(),
+    };
+    eval(expr, &ctx)
+}
+
+fn eval(expr: &Expr, ctx: &Ctx<'_, '_>) -> bool {
+    match expr {
+        Expr::And(list) => list.iter().all(|e| eval(e, ctx)),
+        Expr::Or(list) => list.iter().any(|e| eval(e, ctx)),
+        Expr::Not(inner) => !eval(inner, ctx),
+        Expr::Term(term) => term_matches(term, ctx),
+    }
+}
+
+fn term_matches(term: &Term, ctx: &Ctx<'_, '_>) -> bool {
+    let ev = ctx.ev;
+    match term {
+        Term::Field(EnvField::Name, globs) => {
+            let (resource, event) = (ev.resource(), ev.event_name());
+            globs.iter().any(|g| match g.as_literal() {
+                // The common case compares in place instead of building the name.
+                Some(lit) => {
+                    lit.len() == resource.len() + 1 + event.len()
+                        && lit.starts_with(resource)
+                        && lit[resource.len()..].starts_with('.')
+                        && lit.ends_with(event)
+                }
+                None => g.matches(&format!("{resource}.{event}")),
+            })
+        }
+        Term::Field(field, globs) => {
+            let value = match field {
+                EnvField::Org => ev.org(),
+                EnvField::Source => ev.source(),
+                EnvField::Resource => ev.resource(),
+                EnvField::Event => ev.event_name(),
+                EnvField::ResourceId => ev.resource_id(),
+                EnvField::Id => ev.id(),
+                EnvField::Name => unreachable!("handled above"),
+            };
+            globs.iter().any(|g| g.matches(value))
+        }
+        Term::Subject(pattern) => pattern.matches(ev.subject()),
+        Term::Text(text) => {
+            contains_ci(ev.subject().as_bytes(), text) || contains_ci(ev.body(), text)
+        }
+        Term::Regex(re) => {
+            re.0.is_match(ev.subject()) || re.0.is_match(&String::from_utf8_lossy(ev.body()))
+        }
+        Term::After(t) => ev
+            .timestamp_ms()
+            .is_some_and(|ts| ts >= t.resolve(ctx.now_ms)),
+        Term::Before(t) => ev
+            .timestamp_ms()
+            .is_some_and(|ts| ts < t.resolve(ctx.now_ms)),
+        Term::Is(Flag::Invalid) => !ev.problems().is_empty(),
+        Term::Is(Flag::Large) => ev.is_large(),
+        Term::Has(path) => at_path(ctx, path, false, &mut |v| !v.is_null()),
+        Term::Path(path, compare) => at_path(ctx, path, true, &mut |v| {
+            leaf_matches(v, compare, ctx.now_ms)
+        }),
+    }
+}
+
+/// Whether `test` holds for some value at `path`. Arrays on the way are searched element by
+/// element unless the key is an index; with `spread`, an array at the end is too.
+fn at_path(
+    ctx: &Ctx<'_, '_>,
+    path: &Path,
+    spread: bool,
+    test: &mut dyn FnMut(&Value) -> bool,
+) -> bool {
+    let json = ctx
+        .json
+        .get_or_init(|| serde_json::from_slice(ctx.ev.body()).ok());
+    let Some(Value::Object(body)) = json else {
+        return false;
+    };
+    let root = match path.root {
+        Root::Payload => body.get("payload"),
+        Root::Metadata => body.get("metadata"),
+    };
+    root.is_some_and(|v| walk(v, &path.keys, spread, test))
+}
+
+fn walk(
+    value: &Value,
+    keys: &[String],
+    spread: bool,
+    test: &mut dyn FnMut(&Value) -> bool,
+) -> bool {
+    let Some((key, rest)) = keys.split_first() else {
+        return match value {
+            Value::Array(items) if spread => items.iter().any(|v| walk(v, keys, spread, test)),
+            v => test(v),
+        };
+    };
+    match value {
+        Value::Object(map) => map.get(key).is_some_and(|v| walk(v, rest, spread, test)),
+        Value::Array(items) => match key.parse::<usize>() {
+            Ok(i) => items.get(i).is_some_and(|v| walk(v, rest, spread, test)),
+            Err(_) => items.iter().any(|v| walk(v, keys, spread, test)),
+        },
+        _ => false,
+    }
+}
+
+fn leaf_matches(value: &Value, compare: &Compare, now_ms: i64) -> bool {
+    match compare {
+        Compare::Eq(globs) => globs.iter().any(|g| equals(value, g)),
+        Compare::Gt(b) => order(value, b, now_ms).is_some_and(|o| o.is_gt()),
+        Compare::Ge(b) => order(value, b, now_ms).is_some_and(|o| o.is_ge()),
+        Compare::Lt(b) => order(value, b, now_ms).is_some_and(|o| o.is_lt()),
+        Compare::Le(b) => order(value, b, now_ms).is_some_and(|o| o.is_le()),
+    }
+}
+
+/// `:` on a JSON value: strings by glob, numbers by value (`3` is `3.0`), booleans and null by
+/// their JSON text; objects never.
+fn equals(value: &Value, glob: &Glob) -> bool {
+    match value {
+        Value::String(s) => glob.matches(s),
+        Value::Number(n) => match (glob.as_literal().and_then(number), n.as_f64()) {
+            (Some(want), Some(have)) => want == have,
+            _ => glob.matches(&n.to_string()),
+        },
+        Value::Bool(b) => glob.matches(if *b { "true" } else { "false" }),
+        Value::Null => glob.matches("null"),
+        Value::Object(_) | Value::Array(_) => false,
+    }
+}
+
+/// Numbers order against numbers, times (RFC 3339 strings) against times; anything else does
+/// not compare.
+fn order(value: &Value, bound: &Bound, now_ms: i64) -> Option<std::cmp::Ordering> {
+    match (value, bound) {
+        (Value::Number(n), Bound::Number(b)) => n.as_f64()?.partial_cmp(b),
+        (Value::String(s), Bound::Time(t)) => Some(absolute_time(s)?.cmp(&t.resolve(now_ms))),
+        _ => None,
+    }
+}
+
+/// Case-insensitive substring search; ASCII needles search the bytes in place.
+fn contains_ci(hay: &[u8], text: &Text) -> bool {
+    let needle = text.lower.as_bytes();
+    if needle.is_empty() {
+        return true;
+    }
+    if !text.lower.is_ascii() {
+        return String::from_utf8_lossy(hay)
+            .to_lowercase()
+            .contains(&text.lower);
+    }
+    if hay.len() < needle.len() {
+        return false;
+    }
+    let first = needle[0];
+    let upper = first.to_ascii_uppercase();
+    (0..=hay.len() - needle.len()).any(|i| {
+        (hay[i] == first || hay[i] == upper)
+            && hay[i..i + needle.len()].eq_ignore_ascii_case(needle)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Filter;
+    use crate::store::{EventStore, Incoming};
+
+    /// A message posted in a conversation, with metadata tokens on its subject.
+    const MSG: (&str, &str) = (
+        "events.org_123.conversations.conversation.message_posted.conv_42.participant.part_789",
+        r#"{"id":"evt_01","organizationId":"org_123","source":"conversations","resource":"conversation","resourceId":"conv_42","eventName":"message_posted","timestamp":"2026-11-27T11:50:00Z","payload":{"text":"Hello Zoë, un café?","sender":{"name":"Ada Lovelace","id":"usr_1"},"participants":["part_1","part_2"],"attempt":3,"durationMs":512.5,"status":"failed","quote":"say \"hi\"","sentAt":"2026-11-27T10:00:00Z","replies":[{"by":"usr_2","n":1},{"by":"usr_3","n":7}],"error":null,"count":"10","ok":true,"star":"a*b"},"metadata":{"filters":{"participant":"part_789"},"tags":["vip"]}}"#,
+    );
+    /// A failed task in another organization, without metadata.
+    const TASK: (&str, &str) = (
+        "events.org_9.tasks.task.failed.task_7",
+        r#"{"id":"evt_02","organizationId":"org_9","source":"tasks","resource":"task","resourceId":"task_7","eventName":"failed","timestamp":"2026-11-27T09:00:00Z","payload":{"error":{"code":"E42"},"attempt":1,"durationMs":90}}"#,
+    );
+    /// Not JSON: its envelope fields come from the subject.
+    const JUNK: (&str, &str) = (
+        "events.org_123.apps.app.event_received.app_456",
+        "not json <b>ZOË</b>",
+    );
+
+    /// Evaluates each query against each event at 2026-11-27T12:00:00Z; `expected` lists the
+    /// events that match, by name.
+    fn check(cases: &[(&str, &str)]) {
+        let mut store = EventStore::default();
+        let events = [("msg", MSG), ("task", TASK), ("junk", JUNK)];
+        for (_, (subject, body)) in events {
+            store.push(Incoming {
+                subject,
+                headers: &[],
+                body: body.as_bytes(),
+                received_ms: 0,
+            });
+        }
+        let now = super::absolute_time("2026-11-27T12:00:00Z").unwrap();
+        let mut failures = Vec::new();
+        for (query, expected) in cases {
+            let filter = Filter::parse(query).unwrap_or_else(|e| panic!("{query}: {e}"));
+            let got: Vec<&str> = events
+                .iter()
+                .enumerate()
+                .filter(|(seq, _)| filter.matches(&store.get(*seq as u64).unwrap(), now))
+                .map(|(_, (name, _))| *name)
+                .collect();
+            if got.join(" ") != *expected {
+                failures.push(format!(
+                    "{query:?}: expected {expected:?}, got {:?}",
+                    got.join(" ")
+                ));
+            }
+        }
+        assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn envelope_fields_globs_and_comma_lists() {
+        check(&[
+            ("", "msg task junk"),
+            ("org:org_123", "msg junk"),
+            ("organizationId:org_9", "task"),
+            ("org:org_1", ""),
+            ("org:org_*", "msg task junk"),
+            ("org:*3", "msg junk"),
+            ("org:o*_*3", "msg junk"),
+            ("source:flows,tasks", "task"),
+            ("source:tasks,apps", "task junk"),
+            ("resource:conversation", "msg"),
+            ("event:failed", "task"),
+            ("eventName:message_*", "msg"),
+            ("name:task.failed", "task"),
+            ("name:task.fail", ""),
+            ("name:*.failed,app.*", "task junk"),
+            ("name:conversation.message_posted", "msg"),
+            ("id:evt_01", "msg"),
+            ("id:evt_*", "msg task"),
+            ("resourceId:conv_*", "msg"),
+            ("resourceId:app_456", "junk"),
+            // Values are case-sensitive, like the ids they name.
+            ("org:ORG_123", ""),
+            (r#"org:"org_123""#, "msg junk"),
+            (r#"id:evt_0\*"#, ""),
+        ]);
+    }
+
+    #[test]
+    fn boolean_structure() {
+        check(&[
+            ("org:org_123 source:apps", "junk"),
+            ("org:org_123 AND source:apps", "junk"),
+            ("source:tasks OR source:apps", "task junk"),
+            // AND binds tighter than OR.
+            ("org:org_9 event:x OR source:apps", "junk"),
+            ("org:org_9 (event:x OR source:tasks)", "task"),
+            ("-org:org_123", "task"),
+            ("-(org:org_123 source:apps)", "msg task"),
+            ("--org:org_9", "task"),
+            ("-(-org:org_9 OR -(event:failed))", "task"),
+            ("((org:org_123) ((resource:conversation)))", "msg"),
+            (
+                "(source:tasks OR (source:apps -is:invalid)) OR id:evt_01",
+                "msg task",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn subject_with_nats_wildcards() {
+        check(&[
+            ("subject:events.*.apps.app.event_received.>", "junk"),
+            ("subject:events.>", "msg task junk"),
+            ("subject:events.org_9.tasks.task.failed.*", "task"),
+            // `*` is one token: metadata tokens make the subject longer.
+            ("subject:events.*.*.*.*.*", "task junk"),
+            ("subject:events.*.*.*.*.*.participant.part_789", "msg"),
+        ]);
+    }
+
+    #[test]
+    fn payload_and_metadata_paths() {
+        check(&[
+            ("payload.status:failed", "msg"),
+            ("payload.status:fail*", "msg"),
+            ("payload.status:Failed", ""),
+            (r#"payload.sender.name:"Ada Lovelace""#, "msg"),
+            (r#"payload.sender.name:"Ada *""#, "msg"),
+            ("payload.sender.name:Ada", ""),
+            (r#"payload.quote:"say \"hi\"""#, "msg"),
+            (r#"payload.star:"a\*b""#, "msg"),
+            (r#"payload.star:a\*c"#, ""),
+            // Any element of an array; arrays of objects are searched by key.
+            ("payload.participants:part_2", "msg"),
+            ("payload.participants:part_3", ""),
+            ("payload.participants.1:part_2", "msg"),
+            ("payload.participants.0:part_2", ""),
+            ("payload.replies.by:usr_3", "msg"),
+            ("payload.replies.n>5", "msg"),
+            ("metadata.tags:vip", "msg"),
+            ("metadata.filters.participant:part_789", "msg"),
+            ("metadata.tags:beta,vip", "msg"),
+            // Numbers compare as numbers, strings as strings.
+            ("payload.attempt:3", "msg"),
+            ("payload.attempt:3.0", "msg"),
+            ("payload.attempt:\"3\"", "msg"),
+            ("payload.count:10", "msg"),
+            ("payload.count>5", ""),
+            ("payload.attempt>=3", "msg"),
+            ("payload.attempt>3", ""),
+            ("payload.attempt<3", "task"),
+            ("payload.attempt<=3", "msg task"),
+            ("payload.durationMs>500", "msg"),
+            ("payload.durationMs>-1e3", "msg task"),
+            ("payload.durationMs<512.5", "task"),
+            ("payload.ok:true", "msg"),
+            ("payload.error:null", "msg"),
+            ("payload.error.code:E42", "task"),
+            // Times compare as times.
+            ("payload.sentAt>2026-11-27T09:59Z", "msg"),
+            ("payload.sentAt<2026-11-27T10:00:00+00:00", ""),
+            ("payload.sentAt<=2026-11-27T11:00:00+01:00", "msg"),
+            ("payload.sentAt>-3h", "msg"),
+            ("payload.sentAt>-1h", ""),
+            ("payload.text>5", ""),
+            // Missing paths and non-JSON bodies match nothing, and their negation matches.
+            ("payload.nope:x", ""),
+            ("payload.status.deeper:x", ""),
+            ("-payload.nope:x", "msg task junk"),
+            ("payload:x", ""),
+            ("has:payload.error", "task"),
+            ("has:payload.error.code", "task"),
+            ("has:payload.participants", "msg"),
+            ("has:metadata", "msg"),
+            ("has:metadata.filters.participant", "msg"),
+            ("-has:payload", "junk"),
+        ]);
+    }
+
+    #[test]
+    fn free_text_and_regex() {
+        check(&[
+            ("hello", "msg"),
+            ("HELLO", "msg"),
+            ("zoë", "msg junk"),
+            ("ZOË", "msg junk"),
+            (r#""un café?""#, "msg"),
+            (r#""UN CAFÉ""#, "msg"),
+            (r#""say \"hi\"""#, ""),
+            (r#""say \\\"hi""#, "msg"),
+            ("part_789", "msg"),
+            ("app_456", "junk"),
+            ("task_7", "task"),
+            ("<b>", "junk"),
+            (r#""""#, "msg task junk"),
+            ("/E\\d+/", "task"),
+            ("/^not json/", "junk"),
+            ("/(?i)zoë/", "msg junk"),
+            ("/org_9\\.tasks/", "task"),
+            ("/a\\/b/", ""),
+        ]);
+    }
+
+    #[test]
+    fn times_and_flags() {
+        check(&[
+            ("after:2026-11-27T10:00Z", "msg"),
+            ("after:2026-11-27T09:00:00Z", "msg task"),
+            ("before:2026-11-27T09:00:00Z", ""),
+            ("before:2026-11-27T09:00:00.001Z", "task"),
+            ("after:2026-11-27", "msg task"),
+            ("before:-1h", "task"),
+            ("after:-1h", "msg"),
+            ("last:15m", "msg"),
+            ("last:3h", "msg task"),
+            ("last:1w", "msg task"),
+            // An event without a valid timestamp is in no time range.
+            ("-last:1w", "junk"),
+            ("is:invalid", "junk"),
+            ("-is:invalid", "msg task"),
+            ("is:large", ""),
+        ]);
+    }
+
+    #[test]
+    fn large_bodies_are_flagged() {
+        let mut store = EventStore::default();
+        let body = format!(r#"{{"payload":"{}"}}"#, "x".repeat(300 * 1024));
+        let seq = store.push(Incoming {
+            subject: "events.o.s.r.e.x",
+            headers: &[],
+            body: body.as_bytes(),
+            received_ms: 0,
+        });
+        let ev = store.get(seq).unwrap();
+        let hits = |q: &str| Filter::parse(q).unwrap().matches(&ev, 0);
+        assert_eq!(
+            (hits("is:large"), hits("-is:large"), hits("xxxx")),
+            (true, false, true)
+        );
+    }
+}
