@@ -11,6 +11,7 @@ pub mod simulate;
 pub mod source;
 pub mod store;
 pub mod topic;
+pub mod view;
 pub mod wire;
 
 /// Where Eventscope looks for NATS when nothing else is configured.

@@ -1,0 +1,305 @@
+//! A filtered view of the store: a query and the ascending sequence numbers of the held events
+//! that match it, kept up to date as events arrive and leave, so the table can ask for row `i`
+//! of the result without evaluating anything.
+//!
+//! Why a list of sequence numbers: re-filtering is the only costly step (it touches every held
+//! event), and it happens when the query changes; afterwards scrolling is an index into the list
+//! and ingest only evaluates the new events. The empty query keeps no list at all: it is the
+//! identity, row `i` is `first + i`, so a view over a million events costs nothing until a query
+//! is typed.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use crate::filter::Filter;
+use crate::store::EventStore;
+
+/// Below this many events a re-filter runs on the calling thread: starting threads would cost
+/// more than it saves.
+const PARALLEL_MIN: u64 = 32 * 1024;
+
+/// The held events that match a query, as ascending sequence numbers.
+#[derive(Debug, Clone)]
+pub struct View {
+    filter: Filter,
+    /// The first sequence number still held, as far as the view knows.
+    first: u64,
+    /// Every held event below `end` has been evaluated (one past the last seq considered).
+    end: u64,
+    /// The matches in `first..end`; `None` for the empty query, whose view is `first..end`.
+    seqs: Option<Vec<u64>>,
+}
+
+impl View {
+    /// A view that holds nothing until [`View::refilter`] is called.
+    pub fn new(filter: Filter) -> View {
+        let seqs = (!filter.is_empty()).then(Vec::new);
+        View {
+            filter,
+            first: 0,
+            end: 0,
+            seqs,
+        }
+    }
+
+    pub fn filter(&self) -> &Filter {
+        &self.filter
+    }
+
+    /// Recomputes the matches from every held event, in parallel over contiguous ranges.
+    pub fn refilter(&mut self, store: &EventStore, now_ms: i64) {
+        self.first = store.first_seq();
+        self.end = store.next_seq();
+        if let Some(seqs) = &mut self.seqs {
+            *seqs = matching(&self.filter, store, self.first..self.end, now_ms);
+        }
+    }
+
+    /// Adds the matches among events pushed since the view last looked, and forgets evicted ones.
+    ///
+    /// `from_seq` is where the caller's new events start. The view also remembers where it
+    /// stopped and starts from there, so an overlapping range adds no duplicate and a missed
+    /// call leaves no hole: the result is always what [`View::refilter`] would give (up to
+    /// relative times, which are evaluated at `now_ms` for the new events only).
+    pub fn on_pushed(&mut self, store: &EventStore, from_seq: u64, now_ms: i64) {
+        let start = self.end.max(store.first_seq());
+        debug_assert!(from_seq <= store.next_seq(), "sequence numbers only grow");
+        let end = store.next_seq();
+        if let Some(seqs) = &mut self.seqs {
+            let new = matching(&self.filter, store, start..end, now_ms);
+            seqs.extend_from_slice(&new);
+        }
+        self.end = end.max(self.end);
+        self.trim(store.first_seq());
+    }
+
+    /// Drops the sequence numbers below `first_seq` (evicted or cleared events).
+    pub fn trim(&mut self, first_seq: u64) {
+        if first_seq <= self.first {
+            return;
+        }
+        self.first = first_seq;
+        // After a clear the store's first seq is past everything the view has seen.
+        self.end = self.end.max(first_seq);
+        if let Some(seqs) = &mut self.seqs {
+            let gone = seqs.partition_point(|&s| s < first_seq);
+            seqs.drain(..gone);
+        }
+    }
+
+    /// Number of matching events held.
+    pub fn len(&self) -> usize {
+        match &self.seqs {
+            Some(seqs) => seqs.len(),
+            None => (self.end - self.first) as usize,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The sequence number of row `index` of the result.
+    pub fn seq_at(&self, index: usize) -> Option<u64> {
+        match &self.seqs {
+            Some(seqs) => seqs.get(index).copied(),
+            None => (index < self.len()).then(|| self.first + index as u64),
+        }
+    }
+
+    /// The sequence numbers of rows `index..index + count` (fewer at the end). Borrowed from
+    /// the list; made for the identity view, which has no list (a page, not the whole result).
+    pub fn window(&self, index: usize, count: usize) -> Cow<'_, [u64]> {
+        let start = index.min(self.len());
+        let end = start.saturating_add(count).min(self.len());
+        match &self.seqs {
+            Some(seqs) => Cow::Borrowed(&seqs[start..end]),
+            None => Cow::Owned((self.first + start as u64..self.first + end as u64).collect()),
+        }
+    }
+}
+
+/// The matching sequence numbers in `range`, ascending. Large ranges are cut into one
+/// contiguous part per core; each part's matches come back in order, so concatenating them in
+/// part order keeps the whole list ascending without sorting.
+fn matching(filter: &Filter, store: &EventStore, range: Range<u64>, now_ms: i64) -> Vec<u64> {
+    let total = range.end.saturating_sub(range.start);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    if total < PARALLEL_MIN || threads < 2 {
+        return matching_in(filter, store, range, now_ms);
+    }
+    let per = total.div_ceil(threads);
+    let parts: Vec<Vec<u64>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|i| {
+                let start = range.start + i * per;
+                let end = (start + per).min(range.end);
+                scope.spawn(move || matching_in(filter, store, start..end, now_ms))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    let mut out = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+    for part in parts {
+        out.extend_from_slice(&part);
+    }
+    out
+}
+
+fn matching_in(filter: &Filter, store: &EventStore, range: Range<u64>, now_ms: i64) -> Vec<u64> {
+    let count = range.end.saturating_sub(range.start) as usize;
+    store
+        .window(range.start, count)
+        .filter(|ev| filter.matches(ev, now_ms))
+        .map(|ev| ev.seq())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Incoming, StoreLimits};
+
+    /// Event `i` belongs to org `o{i % 3}` and has `payload.n = i`.
+    fn push(store: &mut EventStore, i: u64) {
+        let body = format!(
+            r#"{{"id":"e{i}","organizationId":"o{}","source":"tasks","resource":"task","resourceId":"t{i}","eventName":"created","timestamp":"2026-11-27T10:00:00Z","payload":{{"n":{i}}}}}"#,
+            i % 3
+        );
+        store.push(Incoming {
+            subject: "events.o.tasks.task.created.t",
+            headers: &[],
+            body: body.as_bytes(),
+            received_ms: 0,
+        });
+    }
+
+    /// The view's rows as `seq`s, checked against a view computed from scratch on the same store.
+    fn check(view: &View, store: &EventStore, expected: &str) {
+        let rows: Vec<String> = (0..view.len())
+            .map(|i| view.seq_at(i).unwrap().to_string())
+            .collect();
+        assert_eq!(rows.join(" "), expected);
+        let mut fresh = View::new(view.filter().clone());
+        fresh.refilter(store, 0);
+        assert_eq!(
+            (fresh.len(), &*fresh.window(0, usize::MAX)),
+            (view.len(), &*view.window(0, usize::MAX)),
+            "incremental differs from scratch"
+        );
+    }
+
+    fn view(query: &str) -> View {
+        View::new(Filter::parse(query).unwrap())
+    }
+
+    #[test]
+    fn incremental_equals_from_scratch_through_pushes_evictions_and_clear() {
+        let mut store = EventStore::new(StoreLimits {
+            capacity: 5,
+            max_bytes: usize::MAX,
+        });
+        let mut views = [view("org:o0"), view("payload.n>2"), view("")];
+        let step = |store: &mut EventStore, views: &mut [View], pushes: u64| {
+            let from = store.next_seq();
+            for i in from..from + pushes {
+                push(store, i);
+            }
+            for v in views.iter_mut() {
+                v.on_pushed(store, from, 0);
+            }
+        };
+
+        step(&mut store, &mut views, 4);
+        check(&views[0], &store, "0 3");
+        check(&views[1], &store, "3");
+        check(&views[2], &store, "0 1 2 3");
+
+        // Three more: capacity 5 evicts seqs 0 and 1.
+        step(&mut store, &mut views, 3);
+        check(&views[0], &store, "3 6");
+        check(&views[1], &store, "3 4 5 6");
+        check(&views[2], &store, "2 3 4 5 6");
+
+        store.clear();
+        for v in views.iter_mut() {
+            v.trim(store.first_seq());
+        }
+        check(&views[0], &store, "");
+        check(&views[2], &store, "");
+
+        // Seqs keep growing after a clear; a call that overlaps what was seen adds nothing twice.
+        step(&mut store, &mut views, 3);
+        for v in views.iter_mut() {
+            v.on_pushed(&store, 5, 0);
+        }
+        check(&views[0], &store, "9");
+        check(&views[1], &store, "7 8 9");
+        check(&views[2], &store, "7 8 9");
+    }
+
+    #[test]
+    fn a_missed_on_pushed_leaves_no_hole() {
+        let mut store = EventStore::default();
+        let mut v = view("org:o1");
+        for i in 0..6 {
+            push(&mut store, i);
+        }
+        v.on_pushed(&store, 4, 0);
+        check(&v, &store, "1 4");
+    }
+
+    #[test]
+    fn refilter_in_parallel_keeps_order() {
+        let mut store = EventStore::default();
+        let n = 3 * PARALLEL_MIN + 7;
+        for i in 0..n {
+            push(&mut store, i);
+        }
+        let mut v = view("org:o2");
+        v.refilter(&store, 0);
+        let expected: Vec<u64> = (0..n).filter(|i| i % 3 == 2).collect();
+        assert_eq!(&*v.window(0, usize::MAX), expected.as_slice());
+    }
+
+    #[test]
+    fn windows_clamp_to_the_result() {
+        let mut store = EventStore::default();
+        for i in 0..10 {
+            push(&mut store, i);
+        }
+        let mut v = view("payload.n>=4");
+        v.refilter(&store, 0);
+        assert_eq!(v.len(), 6);
+        assert_eq!(&*v.window(0, 2), [4, 5]);
+        assert_eq!(&*v.window(4, 10), [8, 9]);
+        assert_eq!(&*v.window(6, 3), [0u64; 0]);
+        assert_eq!(&*v.window(99, 3), [0u64; 0]);
+        assert_eq!((v.seq_at(5), v.seq_at(6)), (Some(9), None));
+    }
+
+    #[test]
+    fn empty_query_is_the_identity_without_a_list() {
+        let mut store = EventStore::new(StoreLimits {
+            capacity: 4,
+            max_bytes: usize::MAX,
+        });
+        for i in 0..6 {
+            push(&mut store, i);
+        }
+        let mut v = view("");
+        v.refilter(&store, 0);
+        assert!(v.seqs.is_none());
+        assert_eq!(v.len(), 4);
+        assert_eq!(&*v.window(1, 2), [3, 4]);
+        assert!(matches!(v.window(1, 2), Cow::Owned(_)));
+        assert_eq!(
+            (v.seq_at(0), v.seq_at(3), v.seq_at(4)),
+            (Some(2), Some(5), None)
+        );
+        check(&v, &store, "2 3 4 5");
+    }
+}
