@@ -28,6 +28,14 @@ fn envelope(id: &str, org: &str, payload: serde_json::Value) -> (String, Vec<u8>
     )
 }
 
+/// A fresh nats-server and the app, connected to it.
+async fn connected_app() -> (NatsServer, App) {
+    let server = NatsServer::start();
+    let app = App::launch(&server.url()).await;
+    app.wait_connected().await;
+    (server, app)
+}
+
 async fn publish(server: &NatsServer, messages: &[(String, Vec<u8>)]) {
     let client = async_nats::connect(server.url()).await.unwrap();
     for (subject, body) in messages {
@@ -41,9 +49,7 @@ async fn publish(server: &NatsServer, messages: &[(String, Vec<u8>)]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn published_events_appear_and_selecting_one_shows_its_payload() {
-    let server = NatsServer::start();
-    let app = App::launch(&server.url()).await;
-    app.wait_connected().await;
+    let (server, app) = connected_app().await;
 
     let events: Vec<_> = (0..20)
         .map(|i| {
@@ -72,9 +78,7 @@ async fn published_events_appear_and_selecting_one_shows_its_payload() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_that_is_not_json_appears_flagged() {
-    let server = NatsServer::start();
-    let app = App::launch(&server.url()).await;
-    app.wait_connected().await;
+    let (server, app) = connected_app().await;
     publish(
         &server,
         &[(
@@ -103,9 +107,7 @@ async fn a_message_that_is_not_json_appears_flagged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_and_resume_lose_nothing() {
-    let server = NatsServer::start();
-    let app = App::launch(&server.url()).await;
-    app.wait_connected().await;
+    let (server, app) = connected_app().await;
     let first: Vec<_> = (0..30)
         .map(|i| envelope(&format!("a_{i}"), "org_p", json!({"n": i})))
         .collect();
@@ -137,9 +139,7 @@ async fn pause_and_resume_lose_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_huge_and_deep_payloads_render_as_text() {
-    let server = NatsServer::start();
-    let app = App::launch(&server.url()).await;
-    app.wait_connected().await;
+    let (server, app) = connected_app().await;
     let depth = 10_000;
     let deep: serde_json::Value =
         serde_json::from_str(&format!("{}{}", "[".repeat(100), "]".repeat(100))).unwrap();
@@ -269,9 +269,7 @@ return true;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark: run explicitly, see the doc comment"]
 async fn ui_responsiveness() {
-    let server = NatsServer::start();
-    let app = App::launch(&server.url()).await;
-    app.wait_connected().await;
+    let (server, app) = connected_app().await;
     app.script(OBSERVE).await;
 
     // 1. Publish-to-visible latency at 1,000 events/s for 10 s.
@@ -395,9 +393,7 @@ requestAnimationFrame(poll);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "writes docs/screenshot.png"]
 async fn readme_screenshot() {
-    let server = NatsServer::start();
-    let app = App::launch(&server.url()).await;
-    app.wait_connected().await;
+    let (server, app) = connected_app().await;
     let mut sim =
         eventscope_core::simulate::Simulator::new(eventscope_core::simulate::SimConfig::default());
     let mut simulated = |n: usize| -> Vec<(String, Vec<u8>)> {
@@ -473,9 +469,7 @@ async fn connecting_to_another_server_with_a_password_never_writes_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keyboard_moves_the_selection_pauses_and_clears() {
-    let server = NatsServer::start();
-    let app = App::launch(&server.url()).await;
-    app.wait_connected().await;
+    let (server, app) = connected_app().await;
     let events: Vec<_> = (0..10)
         .map(|i| envelope(&format!("k_{i}"), "org_k", json!({"n": i})))
         .collect();

@@ -120,19 +120,8 @@ fn ingest(events: usize, rounds: usize, modes: &[Mode], nats_url: Option<String>
     };
     let url = nats_url.unwrap_or_else(|| server.as_ref().expect("started above").url());
     eprintln!("generating {events} events ...");
-    let mut sim = Simulator::new(SimConfig {
-        seed: 7,
-        ..SimConfig::default()
-    });
-    let messages: Vec<(String, Bytes)> = (0..events)
-        .map(|_| {
-            let env = sim.next();
-            let subject = env.subject().expect("simulated subjects are valid");
-            (
-                subject,
-                Bytes::from(serde_json::to_vec(&env).expect("envelopes serialize")),
-            )
-        })
+    let messages: Vec<(String, Bytes)> = simulated(events)
+        .map(|(subject, body)| (subject, Bytes::from(body)))
         .collect();
     let raw_bytes: usize = messages.iter().map(|(_, b)| b.len()).sum();
     println!(
@@ -202,19 +191,7 @@ fn ingest(events: usize, rounds: usize, modes: &[Mode], nats_url: Option<String>
 }
 
 fn steps(events: usize) -> Result<()> {
-    let mut sim = Simulator::new(SimConfig {
-        seed: 7,
-        ..SimConfig::default()
-    });
-    let messages: Vec<(String, Vec<u8>)> = (0..events)
-        .map(|_| {
-            let env = sim.next();
-            (
-                env.subject().expect("valid"),
-                serde_json::to_vec(&env).expect("serializes"),
-            )
-        })
-        .collect();
+    let messages: Vec<(String, Vec<u8>)> = simulated(events).collect();
     let time = |name: &str, f: &mut dyn FnMut()| {
         let cpu0 = cpu_secs();
         f();
@@ -265,18 +242,11 @@ fn refilter(events: usize, runs: usize) -> Result<()> {
     use eventscope_core::view::View;
 
     eprintln!("filling a store with {events} simulated events ...");
-    let mut sim = Simulator::new(SimConfig {
-        seed: 7,
-        ..SimConfig::default()
-    });
     let mut store = EventStore::new(StoreLimits {
         capacity: events.max(1),
         ..StoreLimits::default()
     });
-    for _ in 0..events {
-        let env = sim.next();
-        let subject = env.subject().expect("simulated subjects are valid");
-        let body = serde_json::to_vec(&env).expect("envelopes serialize");
+    for (subject, body) in simulated(events) {
         store.push(Incoming {
             subject: &subject,
             headers: &[],
@@ -377,6 +347,22 @@ async fn run_round(url: &str, mode: Mode, messages: &[(String, Bytes)]) -> Resul
         .context("subscriber printed nothing")??;
     child.wait()?;
     Ok(serde_json::from_str(&line)?)
+}
+
+/// The same `events` simulated events (seed 7) for every benchmark: subject and JSON body.
+fn simulated(events: usize) -> impl Iterator<Item = (String, Vec<u8>)> {
+    let mut sim = Simulator::new(SimConfig {
+        seed: 7,
+        ..SimConfig::default()
+    });
+    (0..events).map(move |_| {
+        let env = sim.next();
+        let subject = env.subject().expect("simulated subjects are valid");
+        (
+            subject,
+            serde_json::to_vec(&env).expect("envelopes serialize"),
+        )
+    })
 }
 
 fn cpu_secs() -> f64 {

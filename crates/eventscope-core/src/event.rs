@@ -212,30 +212,12 @@ type FieldRanges = [Option<(usize, usize)>; Field::ALL.len()];
 fn locate_fields(text: &str) -> Result<FieldRanges, ScanError> {
     let mut fields: FieldRanges = [None; Field::ALL.len()];
     let mut c = Cursor::new(text);
-    c.expect(b'{')?;
-    c.skip_ws();
-    if !c.eat(b'}') {
-        loop {
-            c.skip_ws();
-            let (start, end, escaped) = c.string()?;
-            let key: Cow<'_, str> = if escaped {
-                serde_json::from_str(&text[start - 1..end + 1])
-                    .map_err(|_| ScanError { at: start })?
-            } else {
-                Cow::Borrowed(&text[start..end])
-            };
-            c.expect(b':')?;
-            let range = c.value()?;
-            if let Some(field) = Field::from_name(&key) {
-                fields[field as usize] = Some(range);
-            }
-            c.skip_ws();
-            if c.eat(b'}') {
-                break;
-            }
-            c.expect(b',')?;
+    c.members(|key, range| {
+        if let Some(field) = Field::from_name(&key) {
+            fields[field as usize] = Some(range);
         }
-    }
+        true
+    })?;
     if !c.at_end() {
         return Err(ScanError { at: c.pos() });
     }

@@ -14,10 +14,13 @@ pub struct ScanError {
     pub at: usize,
 }
 
+use std::borrow::Cow;
+
 type Scan<T> = Result<T, ScanError>;
 
 /// A cursor over JSON text that is already known to be valid UTF-8.
 pub struct Cursor<'a> {
+    text: &'a str,
     bytes: &'a [u8],
     pos: usize,
 }
@@ -25,8 +28,63 @@ pub struct Cursor<'a> {
 impl<'a> Cursor<'a> {
     pub fn new(text: &'a str) -> Cursor<'a> {
         Cursor {
+            text,
             bytes: text.as_bytes(),
             pos: 0,
+        }
+    }
+
+    /// Walks the object at the cursor, calling `each` with every key (unescaped) and the byte
+    /// range of its value, in order, until it returns false. Stops after the closing brace.
+    pub fn members(
+        &mut self,
+        mut each: impl FnMut(Cow<'a, str>, (usize, usize)) -> bool,
+    ) -> Scan<()> {
+        self.expect(b'{')?;
+        self.skip_ws();
+        if self.eat(b'}') {
+            return Ok(());
+        }
+        loop {
+            self.skip_ws();
+            let (start, end, escaped) = self.string()?;
+            let key = if escaped {
+                // Rare: `"st\u0061tus"` is the key `status`; serde_json decodes the quoted key.
+                serde_json::from_str(&self.text[start - 1..end + 1])
+                    .map_err(|_| ScanError { at: start })?
+            } else {
+                Cow::Borrowed(&self.text[start..end])
+            };
+            self.expect(b':')?;
+            let value = self.value()?;
+            if !each(key, value) {
+                return Ok(());
+            }
+            self.skip_ws();
+            if self.eat(b'}') {
+                return Ok(());
+            }
+            self.expect(b',')?;
+        }
+    }
+
+    /// Walks the array at the cursor, calling `each` with the byte range of every element, in
+    /// order, until it returns false. Stops after the closing bracket.
+    pub fn items(&mut self, mut each: impl FnMut((usize, usize)) -> bool) -> Scan<()> {
+        self.expect(b'[')?;
+        self.skip_ws();
+        if self.eat(b']') {
+            return Ok(());
+        }
+        loop {
+            if !each(self.value()?) {
+                return Ok(());
+            }
+            self.skip_ws();
+            if self.eat(b']') {
+                return Ok(());
+            }
+            self.expect(b',')?;
         }
     }
 

@@ -223,8 +223,7 @@ async fn explain_while_down(status: &watch::Sender<SourceStatus>, servers: Vec<S
             Err(_) => format!("{addr}: no answer within 3 s; retrying"),
         };
         status.send_if_modified(|s| {
-            let changed =
-                s.state == ConnectionState::Connecting && s.reason.as_deref() != Some(&reason);
+            let changed = waiting(s) && s.reason.as_deref() != Some(&reason);
             if changed {
                 s.reason = Some(reason.clone());
             }

@@ -210,54 +210,28 @@ mod raw {
 
     /// The value of `key` in the object `obj`; like serde_json, the last of duplicate keys wins.
     fn get<'t>(obj: &'t str, key: &str) -> Option<Option<&'t str>> {
-        let mut c = Cursor::new(obj);
-        c.expect(b'{').ok()?;
-        c.skip_ws();
-        if c.eat(b'}') {
-            return Some(None);
-        }
         let mut found = None;
-        loop {
-            c.skip_ws();
-            let (start, end, escaped) = c.string().ok()?;
-            c.expect(b':').ok()?;
-            let (vs, ve) = c.value().ok()?;
-            let same = if escaped {
-                // Rare: `"st\u0061tus"` is the key `status`; decode the quoted key to compare.
-                serde_json::from_str::<String>(&obj[start - 1..end + 1]).ok()? == key
-            } else {
-                &obj[start..end] == key
-            };
-            if same {
-                found = Some(&obj[vs..ve]);
-            }
-            c.skip_ws();
-            if !c.eat(b',') {
-                c.expect(b'}').ok()?;
-                return Some(found);
-            }
-        }
+        Cursor::new(obj)
+            .members(|k, (start, end)| {
+                if k == key {
+                    found = Some(&obj[start..end]);
+                }
+                true
+            })
+            .ok()?;
+        Some(found)
     }
 
     /// Calls `each` on the text of every element of the array `arr` until one says true.
     fn any_item<'t>(arr: &'t str, each: &mut dyn FnMut(&'t str) -> Option<bool>) -> Option<bool> {
-        let mut c = Cursor::new(arr);
-        c.expect(b'[').ok()?;
-        c.skip_ws();
-        if c.eat(b']') {
-            return Some(false);
-        }
-        loop {
-            let (start, end) = c.value().ok()?;
-            if each(&arr[start..end])? {
-                return Some(true);
-            }
-            c.skip_ws();
-            if !c.eat(b',') {
-                c.expect(b']').ok()?;
-                return Some(false);
-            }
-        }
+        let mut answer = Some(false);
+        Cursor::new(arr)
+            .items(|(start, end)| {
+                answer = each(&arr[start..end]);
+                answer == Some(false)
+            })
+            .ok()?;
+        answer
     }
 }
 
