@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use eventscope_core::live::Live;
 use eventscope_core::profile::{LaunchOptions, ProfileStore};
+use eventscope_core::saved::SavedViewsFile;
 use eventscope_core::source::Initial;
 use eventscope_core::store::StoreLimits;
 use eventscope_core::wire::ConnectionProfile;
@@ -20,6 +21,7 @@ pub struct AppState {
     live: Arc<Live>,
     view: Arc<stream::ViewState>,
     profiles: ProfileStore,
+    saved: SavedViewsFile,
     /// The profile in use now (with its secret).
     current: Mutex<ConnectionProfile>,
     /// True when launch options override the remembered connection.
@@ -48,12 +50,14 @@ pub fn run() {
         .setup(move |app| {
             let config_dir = app.path().app_config_dir()?;
             let profiles = ProfileStore::open(&config_dir);
+            let saved = SavedViewsFile::open(&config_dir);
             let profile = launch.apply(profiles.load());
             let live = Live::new(StoreLimits::default());
             let state = AppState {
                 live: live.clone(),
                 view: Arc::default(),
                 profiles,
+                saved,
                 current: Mutex::new(profile.clone()),
                 overridden: !launch.is_empty(),
             };
@@ -74,6 +78,12 @@ pub fn run() {
             commands::events::rows,
             commands::events::event_detail,
             commands::events::clear_events,
+            commands::events::check_filter,
+            commands::events::set_filter,
+            commands::views::saved_views,
+            commands::views::save_view,
+            commands::views::delete_view,
+            commands::connection::capture_subjects,
             commands::connection::saved_connection,
             commands::connection::connect,
             commands::connection::disconnect,

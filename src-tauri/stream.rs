@@ -1,5 +1,6 @@
 //! Batching to the UI: at most 20 small batches a second over a `Channel`, carrying the
-//! counters, the status and, in follow mode, the rows in view. Never the whole stream.
+//! counters, the status, the view's extent, in follow mode the rows in view, and about once a
+//! second the facet counts. Never the whole stream.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -16,6 +17,10 @@ const PERIOD: Duration = Duration::from_millis(50);
 const HEARTBEAT: Duration = Duration::from_millis(500);
 /// The most rows the UI may ask to have pushed in follow mode.
 pub const MAX_TAIL: usize = 500;
+/// Facets are recounted at most this often (a new filter recounts at once).
+const FACETS_PERIOD: Duration = Duration::from_secs(1);
+/// Values per facet field.
+const FACET_TOP: usize = 12;
 
 /// What the UI said it wants; shared by the commands and the streaming task.
 #[derive(Debug)]
@@ -44,6 +49,7 @@ pub async fn run(live: Arc<Live>, view: Arc<ViewState>, channel: Channel<Batch>)
     let mut batch_no = 0u64;
     let mut last_key = None;
     let mut last_sent = Instant::now();
+    let mut facets_at: Option<(Instant, (u64, u64, u64))> = None;
     loop {
         ticker.tick().await;
         if view.generation.load(Ordering::SeqCst) != generation {
@@ -51,7 +57,9 @@ pub async fn run(live: Arc<Live>, view: Arc<ViewState>, channel: Channel<Batch>)
         }
         let stats = live.stats();
         let status = live.status();
+        let shown = live.view_info();
         let follow = view.follow.load(Ordering::Relaxed);
+        let view_key = (shown.id, shown.first_pos, shown.next_pos);
         let key = (
             stats.next_seq,
             stats.first_seq,
@@ -59,6 +67,7 @@ pub async fn run(live: Arc<Live>, view: Arc<ViewState>, channel: Channel<Batch>)
             stats.slow_consumer_reports,
             status.clone(),
             follow,
+            view_key,
         );
         if last_key.as_ref() == Some(&key) && last_sent.elapsed() < HEARTBEAT {
             continue;
@@ -68,12 +77,24 @@ pub async fn run(live: Arc<Live>, view: Arc<ViewState>, channel: Channel<Batch>)
         } else {
             Vec::new()
         };
+        let facets_due = match facets_at {
+            None => true,
+            Some((at, counted)) => {
+                counted != view_key && (counted.0 != shown.id || at.elapsed() >= FACETS_PERIOD)
+            }
+        };
+        let facets = facets_due.then(|| {
+            facets_at = Some((Instant::now(), view_key));
+            live.facets(FACET_TOP)
+        });
         batch_no += 1;
         let batch = Batch {
             batch_no,
             stats,
             status,
+            view: shown,
             tail,
+            facets,
         };
         if channel.send(batch).is_err() {
             tracing::debug!("ui channel closed; streaming stops");

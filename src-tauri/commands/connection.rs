@@ -40,6 +40,32 @@ pub async fn connect(
     Ok(state.profiles.saved(&profile, false))
 }
 
+/// Narrows what is captured to `subjects` (the subjects a query implies), or with `None` goes
+/// back to the connection's own subjects. Events outside the narrowed subjects are no longer
+/// received, so the UI asks first; the remembered connection is not changed.
+#[tauri::command]
+pub async fn capture_subjects(
+    state: State<'_, AppState>,
+    subjects: Option<Vec<String>>,
+) -> CommandResult<()> {
+    let mut profile = state
+        .current
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    if let Some(subjects) = subjects {
+        if subjects.is_empty() {
+            return Err(CommandError::new("invalid_input", "no subject to capture"));
+        }
+        profile.subjects = subjects;
+    }
+    state
+        .live
+        .connect(&profile, Initial::FailFast)
+        .await
+        .map_err(|e| CommandError::new("connect_failed", e.to_string()))
+}
+
 #[tauri::command]
 pub fn disconnect(state: State<'_, AppState>) {
     state.live.disconnect();

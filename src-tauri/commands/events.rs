@@ -2,7 +2,8 @@
 
 use std::sync::atomic::Ordering;
 
-use eventscope_core::wire::{Batch, EventDetail, RowSummary};
+use eventscope_core::filter;
+use eventscope_core::wire::{Batch, EventDetail, FilterApplied, QueryCheck, RowSummary};
 use tauri::ipc::Channel;
 use tauri::State;
 
@@ -31,9 +32,31 @@ pub fn set_follow(state: State<'_, AppState>, follow: bool, tail_size: u32) {
         .store((tail_size as usize).min(MAX_TAIL), Ordering::Relaxed);
 }
 
+/// Rows of the view at positions `start_pos..start_pos + count` (evicted ones absent).
 #[tauri::command]
-pub fn rows(state: State<'_, AppState>, start_seq: u64, count: u32) -> Vec<RowSummary> {
-    state.live.rows(start_seq, count.min(MAX_ROWS) as usize)
+pub fn rows(state: State<'_, AppState>, start_pos: u64, count: u32) -> Vec<RowSummary> {
+    state.live.rows(start_pos, count.min(MAX_ROWS) as usize)
+}
+
+/// What a query means, while it is typed: its problem, or the subjects it narrows to.
+#[tauri::command]
+pub fn check_filter(query: String) -> QueryCheck {
+    filter::check(&query)
+}
+
+/// Applies a query to the held events and the stream (off the IPC thread: a million events
+/// take a few hundred milliseconds).
+#[tauri::command]
+pub async fn set_filter(state: State<'_, AppState>, query: String) -> CommandResult<FilterApplied> {
+    let live = state.live.clone();
+    let applied = tauri::async_runtime::spawn_blocking(move || live.set_filter(&query))
+        .await
+        .map_err(CommandError::plain)?
+        .map_err(|e| CommandError::new("invalid_filter", e.to_string()))?;
+    if let Err(e) = state.saved.remember(&applied.view.query) {
+        tracing::warn!("cannot remember the query: {e}");
+    }
+    Ok(applied)
 }
 
 #[tauri::command]

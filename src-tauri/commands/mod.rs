@@ -1,3 +1,4 @@
 //! Tauri commands: adapters that parse the request, call the core and map the error.
 pub mod connection;
 pub mod events;
+pub mod views;

@@ -148,7 +148,7 @@ impl App {
         self.client.as_ref().expect("session open")
     }
 
-    async fn wait_for<F, Fut>(&self, what: &str, mut done: F)
+    pub async fn wait_for<F, Fut>(&self, what: &str, mut done: F)
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = bool>,

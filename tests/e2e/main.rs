@@ -491,3 +491,149 @@ async fn keyboard_moves_the_selection_pauses_and_clears() {
     app.wait_text_contains("pause-toggle", "Pause").await;
     app.close().await;
 }
+
+/// The `data-event-id`s of the rows the table shows, top to bottom.
+async fn shown_ids(app: &App) -> Vec<String> {
+    let ids = app
+        .script("return [...document.querySelectorAll('[data-testid=event-row]')].map(e => e.dataset.eventId)")
+        .await;
+    serde_json::from_value(ids).unwrap()
+}
+
+async fn wait_shown(app: &App, expected: &[String]) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let shown = shown_ids(app).await;
+        if shown == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "rows {shown:?}, expected {expected:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Events `f_0..f_n`: every fourth in `org_b`, the rest in `org_a`, with `payload.n = i`.
+fn mixed(range: std::ops::Range<usize>) -> Vec<(String, Vec<u8>)> {
+    range
+        .map(|i| {
+            let org = if i % 4 == 0 { "org_b" } else { "org_a" };
+            envelope(
+                &format!("f_{i}"),
+                org,
+                json!({"n": i, "note": format!("note {i}")}),
+            )
+        })
+        .collect()
+}
+
+fn ids(range: impl Iterator<Item = usize>) -> Vec<String> {
+    range.map(|i| format!("f_{i}")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typing_a_query_narrows_the_rows_and_new_events_are_filtered_live() {
+    let (server, app) = connected_app().await;
+    publish(&server, &mixed(0..40)).await;
+    app.wait_text("count-received", "40").await;
+
+    app.fill("filter-input", "org:org_b payload.n>=8\u{E007}")
+        .await;
+    app.wait_text_contains("match-count", "8 matches").await;
+    wait_shown(&app, &ids((8..40).step_by(4))).await;
+
+    // Arriving events are filtered as they come.
+    publish(&server, &mixed(40..42)).await;
+    app.wait_text_contains("match-count", "9 matches").await;
+    wait_shown(&app, &ids((8..41).step_by(4))).await;
+
+    // The detail pane marks what the query looks for.
+    app.fill("filter-input", "\"note 36\"\u{E007}").await;
+    app.wait_text_contains("match-count", "1 match").await;
+    app.wait_row("f_36").await.click().await.unwrap();
+    app.wait_text_contains("event-detail", "note 36").await;
+    let marks = app
+        .script("return [...document.querySelectorAll('[data-testid=event-detail] mark')].map(m => m.textContent)")
+        .await;
+    assert_eq!(marks, json!(["note 36"]));
+
+    // Esc empties the box and shows everything again.
+    let input = app.find("filter-input").await.unwrap();
+    input.send_keys("\u{E00C}").await.unwrap();
+    app.wait_text_contains("match-count", "42 events").await;
+    assert_eq!(app.text("filter-error").await, "");
+    app.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_query_is_explained_and_changes_nothing() {
+    let (server, app) = connected_app().await;
+    publish(&server, &mixed(0..8)).await;
+    app.wait_text("count-received", "8").await;
+
+    app.fill("filter-input", "orgg:org_a").await;
+    let error = app.wait_text_contains("filter-error", "did you mean").await;
+    assert!(error.contains("org"), "{error}");
+    let input = app.find("filter-input").await.unwrap();
+    input.send_keys("\u{E007}").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.text("match-count").await, "8 events");
+    assert_eq!(shown_ids(&app).await.len(), 8);
+
+    // Fixing the typo clears the error and applies.
+    app.fill("filter-input", "org:org_a\u{E007}").await;
+    app.wait_text_contains("match-count", "6 matches").await;
+    app.wait_for_absent("filter-error").await;
+    app.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn facets_add_and_exclude_terms_and_views_are_saved() {
+    let (server, app) = connected_app().await;
+    publish(&server, &mixed(0..20)).await;
+    app.wait_text("count-received", "20").await;
+
+    let facet = "[data-testid=facet-value][data-field=org][data-value=org_b]";
+    app.wait_for("the org_b facet", || async {
+        app.script(&format!("return !!document.querySelector('{facet}')"))
+            .await
+            == json!(true)
+    })
+    .await;
+    app.script(&format!("document.querySelector('{facet}').click()"))
+        .await;
+    app.wait_text_contains("match-count", "5 matches").await;
+    let query = app
+        .script("return document.querySelector('[data-testid=filter-input]').value")
+        .await;
+    assert_eq!(query, json!("org:org_b"));
+
+    // Alt+click turns the term into an exclusion.
+    app.script(&format!(
+        "document.querySelector('{facet}').dispatchEvent(new MouseEvent('click', {{bubbles: true, altKey: true}}))"
+    ))
+    .await;
+    app.wait_text_contains("match-count", "15 matches").await;
+    let query = app
+        .script("return document.querySelector('[data-testid=filter-input]').value")
+        .await;
+    assert_eq!(query, json!("-org:org_b"));
+
+    // The NATS subjects the query implies are offered, never applied by themselves.
+    app.fill("filter-input", "org:org_b\u{E007}").await;
+    app.wait_text_contains("filter-subjects", "events.org_b.>")
+        .await;
+    assert!(app.text("connection-subjects").await.contains("events.>"));
+
+    app.click("views-button").await;
+    app.fill("view-name", "Only B").await;
+    app.click("view-save").await;
+    app.wait_for("views.json to hold the view", || async {
+        let files = app.config_files_text();
+        files.contains("Only B") && files.contains("org:org_b")
+    })
+    .await;
+    app.close().await;
+}

@@ -3,10 +3,12 @@
 //! The desktop shell, the CLI and the benchmarks are thin layers over these modules.
 
 pub mod event;
+pub mod facets;
 pub mod filter;
 pub mod json_scan;
 pub mod live;
 pub mod profile;
+pub mod saved;
 pub mod simulate;
 pub mod source;
 pub mod store;

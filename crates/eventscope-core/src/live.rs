@@ -11,10 +11,14 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::facets;
+use crate::filter::{Filter, ParseError};
 use crate::source::{self, Initial, NatsSource, SourceCounters, SourceError};
 use crate::store::{EventStore, Incoming, StoreLimits};
+use crate::view::View;
 use crate::wire::{
-    ConnectionProfile, ConnectionState, EventDetail, RowSummary, SourceStatus, Stats,
+    ConnectionProfile, ConnectionState, EventDetail, Facets, FilterApplied, RowSummary,
+    SourceStatus, Stats, ViewInfo,
 };
 
 /// Messages per second over a sliding window of about one second.
@@ -41,9 +45,13 @@ impl RateMeter {
     }
 }
 
-/// The events held and the source filling them.
+/// The events held and the source filling them, and the filtered view the table shows.
+///
+/// Lock order: `store` before `shown`; the view is only changed with the store locked, so the
+/// two always agree.
 pub struct Live {
     store: Mutex<EventStore>,
+    shown: Mutex<Shown>,
     counters: Mutex<Arc<SourceCounters>>,
     status: watch::Sender<SourceStatus>,
     task: Mutex<Option<JoinHandle<()>>>,
@@ -61,6 +69,10 @@ impl Live {
         });
         Arc::new(Live {
             store: Mutex::new(EventStore::new(limits)),
+            shown: Mutex::new(Shown {
+                id: 0,
+                view: View::new(Filter::default()),
+            }),
             counters: Mutex::new(Arc::default()),
             status,
             task: Mutex::new(None),
@@ -125,6 +137,7 @@ impl Live {
                         let headers = source::header_pairs(msg);
                         store.push(Incoming { subject: msg.subject.as_str(), headers: &headers, body: &msg.payload, received_ms });
                     }
+                    lock(&self.shown).view.on_pushed(&store, received_ms);
                 }
                 _ = settle.tick() => source.settle_drops(),
             }
@@ -167,15 +180,56 @@ impl Live {
         }
     }
 
-    pub fn rows(&self, start_seq: u64, count: usize) -> Vec<RowSummary> {
-        lock(&self.store)
-            .window(start_seq, count)
-            .map(|e| e.row())
-            .collect()
+    /// Applies a query to the held events and to those that arrive from now on. The previous
+    /// view stays when the query is invalid.
+    pub fn set_filter(&self, query: &str) -> Result<FilterApplied, ParseError> {
+        let filter = Filter::parse(query)?;
+        let subjects = filter.subjects();
+        let highlights = filter.highlights();
+        let mut view = View::new(filter);
+        let started = Instant::now();
+        let store = lock(&self.store);
+        view.refilter(&store, chrono::Utc::now().timestamp_millis());
+        let mut shown = lock(&self.shown);
+        shown.id += 1;
+        shown.view = view;
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
+        Ok(FilterApplied {
+            view: shown.info(),
+            subjects,
+            highlights,
+            elapsed_ms,
+        })
     }
 
+    /// The view the table shows now.
+    pub fn view_info(&self) -> ViewInfo {
+        let _store = lock(&self.store);
+        lock(&self.shown).info()
+    }
+
+    /// Rows of the view at positions `start_pos..start_pos + count` that are still held.
+    pub fn rows(&self, start_pos: u64, count: usize) -> Vec<RowSummary> {
+        let store = lock(&self.store);
+        let shown = lock(&self.shown);
+        let (first, seqs) = shown.view.window_at(start_pos, count);
+        rows_at(&store, first, &seqs)
+    }
+
+    /// The newest `count` rows of the view, oldest first.
     pub fn tail(&self, count: usize) -> Vec<RowSummary> {
-        lock(&self.store).tail(count).map(|e| e.row()).collect()
+        let store = lock(&self.store);
+        let shown = lock(&self.shown);
+        let start = shown.view.next_pos().saturating_sub(count as u64);
+        let (first, seqs) = shown.view.window_at(start, count);
+        rows_at(&store, first, &seqs)
+    }
+
+    /// Facet counts of the view's rows, the `top` values of each field.
+    pub fn facets(&self, top: usize) -> Facets {
+        let store = lock(&self.store);
+        let shown = lock(&self.shown);
+        facets::count(&store, &shown.view, shown.id, top)
     }
 
     pub fn detail(&self, seq: u64) -> Option<EventDetail> {
@@ -183,7 +237,9 @@ impl Live {
     }
 
     pub fn clear(&self) {
-        lock(&self.store).clear();
+        let mut store = lock(&self.store);
+        store.clear();
+        lock(&self.shown).view.trim(store.first_seq());
     }
 }
 
@@ -193,6 +249,36 @@ impl Drop for Live {
             task.abort();
         }
     }
+}
+
+/// The view the table shows and its id.
+struct Shown {
+    id: u64,
+    view: View,
+}
+
+impl Shown {
+    fn info(&self) -> ViewInfo {
+        ViewInfo {
+            id: self.id,
+            query: self.view.filter().to_string(),
+            first_pos: self.view.first_pos(),
+            next_pos: self.view.next_pos(),
+        }
+    }
+}
+
+/// Rows for consecutive positions from `first`.
+fn rows_at(store: &EventStore, first: u64, seqs: &[u64]) -> Vec<RowSummary> {
+    let mut out = Vec::with_capacity(seqs.len());
+    for (i, &seq) in seqs.iter().enumerate() {
+        if let Some(ev) = store.get(seq) {
+            let mut row = ev.row();
+            row.pos = first + i as u64;
+            out.push(row);
+        }
+    }
+    out
 }
 
 /// While the source is not connected, probes the first server every few seconds and puts what

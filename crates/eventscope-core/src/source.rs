@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::{Client, ConnectOptions, Message, Subscriber};
-use futures::stream::{SelectAll, StreamExt};
+use async_nats::{Client, ConnectOptions, Message};
+use futures::stream::{BoxStream, SelectAll, StreamExt};
 use thiserror::Error;
 use tokio::sync::watch;
 
@@ -74,6 +74,9 @@ pub struct SourceCounters {
     pub settled_drops: AtomicU64,
     /// Times the server said this client was a slow consumer (the server drops messages then).
     pub slow_consumer_reports: AtomicU64,
+    /// Second copies of a message delivered to two overlapping subscriptions (`events.org_1.>`
+    /// and `events.*.apps.>`), kept once and counted here so they are not taken for drops.
+    pub duplicates: AtomicU64,
 }
 
 impl SourceCounters {
@@ -97,7 +100,9 @@ pub enum Initial {
 /// A live subscription to one or more subject patterns.
 pub struct NatsSource {
     client: Client,
-    messages: SelectAll<Subscriber>,
+    /// Each message tagged with the index of the pattern whose subscription delivered it.
+    messages: SelectAll<BoxStream<'static, (usize, Message)>>,
+    patterns: Vec<TopicPattern>,
     counters: Arc<SourceCounters>,
     status: watch::Sender<SourceStatus>,
     /// `in_messages` and `received` at the last quiet check, to settle drops.
@@ -282,7 +287,7 @@ impl NatsSource {
             status.send_modify(|s| s.state = ConnectionState::Connected);
         }
         let mut messages = SelectAll::new();
-        for pattern in &patterns {
+        for (index, pattern) in patterns.iter().enumerate() {
             let sub = client
                 .subscribe(pattern.to_string())
                 .await
@@ -290,12 +295,13 @@ impl NatsSource {
                     subject: pattern.to_string(),
                     source,
                 })?;
-            messages.push(sub);
+            messages.push(sub.map(move |msg| (index, msg)).boxed());
         }
         let last_check = (client.statistics().in_messages.load(Ordering::Relaxed), 0);
         Ok(NatsSource {
             client,
             messages,
+            patterns,
             counters,
             status,
             last_check,
@@ -304,27 +310,51 @@ impl NatsSource {
 
     /// Waits for messages and returns every one that is ready (at most [`MAX_BATCH`]), in order
     /// per subscription; `None` when the subscriptions end.
+    ///
+    /// A message that two overlapping patterns both deliver is kept once: from the first
+    /// pattern that matches it.
     pub async fn next_batch(&mut self) -> Option<Vec<Message>> {
-        let first = self.messages.next().await?;
         let mut batch = Vec::with_capacity(64);
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match futures::FutureExt::now_or_never(self.messages.next()) {
-                Some(Some(msg)) => batch.push(msg),
-                _ => break,
+        let mut duplicates = 0;
+        while batch.is_empty() {
+            let mut next = Some(self.messages.next().await?);
+            while let Some((index, msg)) = next {
+                if self.is_duplicate(index, &msg) {
+                    duplicates += 1;
+                } else {
+                    batch.push(msg);
+                }
+                if batch.len() >= MAX_BATCH {
+                    break;
+                }
+                next = futures::FutureExt::now_or_never(self.messages.next()).flatten();
             }
         }
         self.counters
             .received
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        if duplicates > 0 {
+            self.counters
+                .duplicates
+                .fetch_add(duplicates, Ordering::Relaxed);
+        }
         Some(batch)
+    }
+
+    /// Whether an earlier pattern also selects the message, so its subscription has it too.
+    fn is_duplicate(&self, index: usize, msg: &Message) -> bool {
+        index > 0
+            && self.patterns[..index]
+                .iter()
+                .any(|p| p.matches(msg.subject.as_str()))
     }
 
     /// Settles the client-side drop count when the stream has been quiet since the last call:
     /// every message the connection read and the subscriptions did not hand out was dropped.
     pub fn settle_drops(&mut self) {
         let seen = self.client.statistics().in_messages.load(Ordering::Relaxed);
-        let received = self.counters.received.load(Ordering::Relaxed);
+        let received = self.counters.received.load(Ordering::Relaxed)
+            + self.counters.duplicates.load(Ordering::Relaxed);
         if (seen, received) == self.last_check {
             let gap = seen.saturating_sub(received);
             self.counters

@@ -546,6 +546,15 @@ impl<'a> EventRef<'a> {
         self.record.org
     }
 
+    pub fn source_sym(&self) -> Sym {
+        self.record.source
+    }
+
+    /// `resource` and `eventName`, which together make the event's name.
+    pub fn name_syms(&self) -> (Sym, Sym) {
+        (self.record.resource, self.record.event_name)
+    }
+
     pub fn problems(&self) -> Problems {
         self.record.problems
     }
@@ -557,6 +566,7 @@ impl<'a> EventRef<'a> {
     pub fn row(&self) -> RowSummary {
         RowSummary {
             seq: self.seq,
+            pos: self.seq,
             id: self.id().to_string(),
             received_ms: self.received_ms(),
             timestamp_ms: self.timestamp_ms(),

@@ -28,6 +28,9 @@ pub struct View {
     end: u64,
     /// The matches in `first..end`; `None` for the empty query, whose view is `first..end`.
     seqs: Option<Vec<u64>>,
+    /// Matches dropped from the front of `seqs` since the view was made: the position of
+    /// `seqs[0]`, so that positions stay put while old rows leave.
+    trimmed: u64,
 }
 
 impl View {
@@ -39,6 +42,7 @@ impl View {
             first: 0,
             end: 0,
             seqs,
+            trimmed: 0,
         }
     }
 
@@ -52,6 +56,7 @@ impl View {
         self.end = store.next_seq();
         if let Some(seqs) = &mut self.seqs {
             *seqs = matching(&self.filter, store, self.first..self.end, now_ms);
+            self.trimmed = 0;
         }
     }
 
@@ -82,6 +87,7 @@ impl View {
         if let Some(seqs) = &mut self.seqs {
             let gone = seqs.partition_point(|&s| s < first_seq);
             seqs.drain(..gone);
+            self.trimmed += gone as u64;
         }
     }
 
@@ -103,6 +109,29 @@ impl View {
             Some(seqs) => seqs.get(index).copied(),
             None => (index < self.len()).then(|| self.first + index as u64),
         }
+    }
+
+    /// Position of the first row. Positions name rows in a way that survives eviction: a row
+    /// keeps its position while older rows leave. Without a filter the position is the seq.
+    pub fn first_pos(&self) -> u64 {
+        match &self.seqs {
+            Some(_) => self.trimmed,
+            None => self.first,
+        }
+    }
+
+    /// One past the position of the last row.
+    pub fn next_pos(&self) -> u64 {
+        self.first_pos() + self.len() as u64
+    }
+
+    /// The position and sequence numbers of the held rows among positions `pos..pos + count`.
+    pub fn window_at(&self, pos: u64, count: usize) -> (u64, Cow<'_, [u64]>) {
+        let first = self.first_pos();
+        let start = pos.max(first);
+        let skipped = (start - pos).min(count as u64) as usize;
+        let index = usize::try_from(start - first).unwrap_or(usize::MAX);
+        (start, self.window(index, count - skipped))
     }
 
     /// The sequence numbers of rows `index..index + count` (fewer at the end). Borrowed from
@@ -277,6 +306,41 @@ mod tests {
         assert_eq!(&*v.window(6, 3), [0u64; 0]);
         assert_eq!(&*v.window(99, 3), [0u64; 0]);
         assert_eq!((v.seq_at(5), v.seq_at(6)), (Some(9), None));
+    }
+
+    #[test]
+    fn positions_stay_put_while_old_rows_leave() {
+        let mut store = EventStore::new(StoreLimits {
+            capacity: 6,
+            max_bytes: usize::MAX,
+        });
+        let mut filtered = view("org:o0");
+        let mut all = view("");
+        let push_n = |store: &mut EventStore, n: u64| {
+            let from = store.next_seq();
+            (from..from + n).for_each(|i| push(store, i));
+        };
+        let at = |v: &View, pos: u64, count: usize| {
+            let (start, seqs) = v.window_at(pos, count);
+            format!("{start}: {seqs:?} of {}..{}", v.first_pos(), v.next_pos())
+        };
+
+        push_n(&mut store, 6);
+        filtered.on_pushed(&store, 0);
+        all.on_pushed(&store, 0);
+        assert_eq!(at(&filtered, 0, 10), "0: [0, 3] of 0..2");
+        assert_eq!(at(&filtered, 1, 1), "1: [3] of 0..2");
+        assert_eq!(at(&all, 4, 10), "4: [4, 5] of 0..6");
+
+        // Seqs 0..=3 leave: the match at seq 3 was at position 1 and is gone; seq 6 is position 2.
+        push_n(&mut store, 4);
+        filtered.on_pushed(&store, 0);
+        all.on_pushed(&store, 0);
+        assert_eq!(at(&filtered, 0, 10), "2: [6, 9] of 2..4");
+        assert_eq!(at(&filtered, 3, 10), "3: [9] of 2..4");
+        assert_eq!(at(&filtered, 0, 1), "2: [] of 2..4");
+        assert_eq!(at(&all, 0, 6), "4: [4, 5] of 4..10");
+        assert_eq!(at(&all, 99, 6), "99: [] of 4..10");
     }
 
     #[test]

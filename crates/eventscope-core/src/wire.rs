@@ -11,9 +11,13 @@ use ts_rs::TS;
 #[serde(rename_all = "camelCase")]
 #[ts(export, export_to = "RowSummary.ts")]
 pub struct RowSummary {
-    /// Monotonic sequence number assigned on receipt; the table's key.
+    /// Monotonic sequence number assigned on receipt; names the event.
     #[ts(type = "number")]
     pub seq: u64,
+    /// Position of the row in the current view ([`ViewInfo`]): the table's key. Equals `seq`
+    /// while no filter is applied.
+    #[ts(type = "number")]
+    pub pos: u64,
     /// Envelope `id`, or empty when the message has none.
     pub id: String,
     /// Receive time, milliseconds since the Unix epoch.
@@ -134,8 +138,117 @@ pub struct Batch {
     pub batch_no: u64,
     pub stats: Stats,
     pub status: SourceStatus,
-    /// In follow mode, the newest rows (at most what the UI said it shows), oldest first.
+    /// The rows the table shows: the matches of the applied filter.
+    pub view: ViewInfo,
+    /// In follow mode, the newest rows of the view (at most what the UI said it shows), oldest
+    /// first.
     pub tail: Vec<RowSummary>,
+    /// Counts per organization, source and name among the view's rows; sent about once a
+    /// second, and only while they change.
+    pub facets: Option<Facets>,
+}
+
+/// The filtered view the table shows. Its rows have consecutive positions
+/// `first_pos..next_pos`; rows that leave the store (eviction, clear) leave from the front.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export, export_to = "ViewInfo.ts")]
+pub struct ViewInfo {
+    /// Changes whenever a filter is applied: positions of different ids are unrelated.
+    #[ts(type = "number")]
+    pub id: u64,
+    /// The applied query in canonical form (empty: every event).
+    pub query: String,
+    #[ts(type = "number")]
+    pub first_pos: u64,
+    #[ts(type = "number")]
+    pub next_pos: u64,
+}
+
+/// One value of a facet and how many rows have it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export, export_to = "FacetCount.ts")]
+pub struct FacetCount {
+    pub value: String,
+    #[ts(type = "number")]
+    pub count: u64,
+}
+
+/// The most frequent values of the fields the facet panel shows, among the view's rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export, export_to = "Facets.ts")]
+pub struct Facets {
+    /// The view they were counted for.
+    #[ts(type = "number")]
+    pub view_id: u64,
+    /// Rows counted (the view's length when counted).
+    #[ts(type = "number")]
+    pub total: u64,
+    pub orgs: Vec<FacetCount>,
+    pub sources: Vec<FacetCount>,
+    /// `resource.eventName`.
+    pub names: Vec<FacetCount>,
+}
+
+/// Why a query was refused, positioned for underlining. Offsets count UTF-16 code units, as
+/// the UI's strings do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export, export_to = "QueryProblem.ts")]
+pub struct QueryProblem {
+    pub pos: u32,
+    pub end: u32,
+    pub message: String,
+    /// The closest known field name when a name looks like a typo.
+    pub suggestion: Option<String>,
+}
+
+/// What a query means, without applying it: shown while the user types.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export, export_to = "QueryCheck.ts")]
+pub struct QueryCheck {
+    /// Null when the query parses.
+    pub problem: Option<QueryProblem>,
+    /// The narrowest NATS subjects that hold every match (empty when the query is invalid).
+    pub subjects: Vec<String>,
+}
+
+/// A filter applied to the held events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export, export_to = "FilterApplied.ts")]
+pub struct FilterApplied {
+    pub view: ViewInfo,
+    pub subjects: Vec<String>,
+    /// Literal texts the query looks for, to highlight in the detail pane.
+    pub highlights: Vec<String>,
+    /// Time the re-filter of the held events took.
+    pub elapsed_ms: f64,
+}
+
+/// A named query and the table columns shown with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export, export_to = "SavedView.ts")]
+pub struct SavedView {
+    pub name: String,
+    pub query: String,
+    /// Column keys in display order (`time`, `org`, `source`, `event`, `resourceId`, `id`,
+    /// `subject`, `size`).
+    #[serde(default)]
+    pub columns: Vec<String>,
+}
+
+/// The saved views, by name, and the recently applied queries, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase", default)]
+#[ts(export, export_to = "SavedViews.ts")]
+pub struct SavedViews {
+    pub views: Vec<SavedView>,
+    pub history: Vec<String>,
 }
 
 /// How to authenticate to NATS. Secrets (password, token, seed) are never written to disk in

@@ -6,7 +6,9 @@ import EventDetailView from "../components/events/EventDetail.svelte";
 import EventRow from "../components/events/EventRow.svelte";
 import JsonNode from "../components/events/JsonNode.svelte";
 import type { EventDetail } from "./bindings/EventDetail";
+import Marked from "../components/shared/Marked.svelte";
 import type { RowSummary } from "./bindings/RowSummary";
+import { COLUMNS } from "./columns";
 
 const SCRIPT = "<script>alert(1)</script>";
 const IMG = '<img src=x onerror="alert(1)">';
@@ -20,6 +22,7 @@ function check(html: string, mustContainAsText: string[]) {
 
 const row: RowSummary = {
   seq: 7,
+  pos: 7,
   id: `id-${SCRIPT}`,
   receivedMs: 0,
   timestampMs: null,
@@ -34,11 +37,18 @@ const row: RowSummary = {
 };
 
 describe("hostile strings render as text", () => {
+  it("in highlighted text (the marks are elements, the text stays text)", () =>
+    check(render(Marked, { props: { text: `${SCRIPT}${IMG}`, needles: ["script", "img"] } }).body, [
+      ">script</mark>",
+      ">img</mark>",
+      "&lt;",
+    ]));
+
   it("in a table row (ids, names, subject, attributes)", () =>
-    check(render(EventRow, { props: { seq: 7, row } }).body, ["&lt;script>alert(1)&lt;/script>", "&lt;img src=x onerror="]));
+    check(render(EventRow, { props: { pos: 7, row, columns: COLUMNS } }).body, ["&lt;script>alert(1)&lt;/script>", "&lt;img src=x onerror="]));
 
   it("in a flagged table row's problem text", () =>
-    check(render(EventRow, { props: { seq: 7, row: { ...row, problem: SCRIPT } } }).body, ["⚠ &lt;script>"]));
+    check(render(EventRow, { props: { pos: 7, row: { ...row, problem: SCRIPT }, columns: COLUMNS } }).body, ["⚠ &lt;script>"]));
 
   it("in JSON tree keys and values", () =>
     check(render(JsonNode, { props: { value: { [SCRIPT]: IMG, list: [IMG] } } }).body, ["&lt;script>alert(1)&lt;/script>", "&lt;img src=x onerror="]));

@@ -6,8 +6,12 @@ import { Channel, invoke, isTauri } from "@tauri-apps/api/core";
 import type { Batch } from "./bindings/Batch";
 import type { ConnectionProfile } from "./bindings/ConnectionProfile";
 import type { EventDetail } from "./bindings/EventDetail";
+import type { FilterApplied } from "./bindings/FilterApplied";
+import type { QueryCheck } from "./bindings/QueryCheck";
 import type { RowSummary } from "./bindings/RowSummary";
 import type { SavedConnection } from "./bindings/SavedConnection";
+import type { SavedView } from "./bindings/SavedView";
+import type { SavedViews } from "./bindings/SavedViews";
 import type { WireError } from "./bindings/WireError";
 
 /** Everything the UI asks of the core. */
@@ -15,14 +19,23 @@ export interface Backend {
   /** Starts the batch stream; `onBatch` is then called about 20-30 times a second. */
   subscribeStream(onBatch: (batch: Batch) => void): Promise<void>;
   setFollow(follow: boolean, tailSize: number): Promise<void>;
-  /** Held rows with seq in [startSeq, startSeq + count), in order; evicted ones are absent. */
-  rows(startSeq: number, count: number): Promise<RowSummary[]>;
+  /** Rows of the view at positions [startPos, startPos + count), in order; evicted ones are absent. */
+  rows(startPos: number, count: number): Promise<RowSummary[]>;
   /** Rejects with code `evicted` when the event is gone. */
   eventDetail(seq: number): Promise<EventDetail>;
   savedConnection(): Promise<SavedConnection>;
   connect(profile: ConnectionProfile): Promise<SavedConnection>;
   disconnect(): Promise<void>;
   clearEvents(): Promise<void>;
+  /** What a query means while it is typed: its problem, or the subjects it narrows to. */
+  checkFilter(query: string): Promise<QueryCheck>;
+  /** Applies a query; rejects with code `invalid_filter` when it does not parse. */
+  setFilter(query: string): Promise<FilterApplied>;
+  /** Captures only `subjects`, or with null the connection's own subjects again. */
+  captureSubjects(subjects: string[] | null): Promise<void>;
+  savedViews(): Promise<SavedViews>;
+  saveView(view: SavedView): Promise<SavedViews>;
+  deleteView(name: string): Promise<SavedViews>;
 }
 
 /** Any rejection as a WireError: `{ code, message }` objects pass through, the rest is described. */
@@ -58,12 +71,18 @@ const tauriBackend: Backend = {
     await call<void>("subscribe_stream", { onBatch: channel });
   },
   setFollow: (follow, tailSize) => call<void>("set_follow", { follow, tailSize }),
-  rows: (startSeq, count) => call<RowSummary[]>("rows", { startSeq, count }),
+  rows: (startPos, count) => call<RowSummary[]>("rows", { startPos, count }),
   eventDetail: (seq) => call<EventDetail>("event_detail", { seq }),
   savedConnection: () => call<SavedConnection>("saved_connection"),
   connect: (profile) => call<SavedConnection>("connect", { profile }),
   disconnect: () => call<void>("disconnect"),
   clearEvents: () => call<void>("clear_events"),
+  checkFilter: (query) => call<QueryCheck>("check_filter", { query }),
+  setFilter: (query) => call<FilterApplied>("set_filter", { query }),
+  captureSubjects: (subjects) => call<void>("capture_subjects", { subjects }),
+  savedViews: () => call<SavedViews>("saved_views"),
+  saveView: (view) => call<SavedViews>("save_view", { view }),
+  deleteView: (name) => call<SavedViews>("delete_view", { name }),
 };
 
 /** True inside the Eventscope window; false in a plain browser. */

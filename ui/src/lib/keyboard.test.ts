@@ -12,6 +12,8 @@ describe("in the event view", () => {
   it("ArrowDown selects the next event", () => check({ key: "ArrowDown", targetTag: "div" }, "selectNext"));
   it("Escape clears the selection", () => check({ key: "Escape", targetTag: "div" }, "clearSelection"));
   it("End jumps to the newest events", () => check({ key: "End", targetTag: "div" }, "resume"));
+  it("/ focuses the search box", () => check({ key: "/", targetTag: "div" }, "focusFilter"));
+  it("/ typed in the search box is text", () => check({ key: "/", targetTag: "input" }, null));
   it("other keys are left to the browser", () => check({ key: "a", targetTag: "div" }, null));
   it("shortcuts with modifiers are left to the browser (Ctrl+Space, Alt+ArrowUp)", () =>
     check({ key: " ", ctrlKey: true, targetTag: "div" }, null));

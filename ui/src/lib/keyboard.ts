@@ -6,7 +6,8 @@ export type KeyAction =
   | "selectPrevious"
   | "selectNext"
   | "clearSelection"
-  | "closeDialog";
+  | "closeDialog"
+  | "focusFilter";
 
 export interface KeyInput {
   key: string;
@@ -41,6 +42,8 @@ export function keyAction(k: KeyInput): KeyAction | null {
       return "selectNext";
     case "End":
       return "resume";
+    case "/":
+      return "focusFilter";
     default:
       return null;
   }

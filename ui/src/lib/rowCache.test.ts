@@ -2,9 +2,9 @@
 import { describe, expect, it } from "vitest";
 import { RowCache } from "./rowCache";
 
-const rows = (...seqs: number[]) => seqs.map((seq) => ({ seq }));
+const rows = (...seqs: number[]) => seqs.map((seq) => ({ pos: seq }));
 const cacheWith = (capacity: number, ...seqs: number[]) => {
-  const cache = new RowCache<{ seq: number }>(capacity);
+  const cache = new RowCache<{ pos: number }>(capacity);
   cache.putMany(rows(...seqs));
   return cache;
 };
@@ -14,18 +14,18 @@ function check(actual: unknown, expected: unknown) {
 }
 
 describe("lookups", () => {
-  it("finds a stored row", () => check(cacheWith(10, 1, 2).get(2), { seq: 2 }));
+  it("finds a stored row", () => check(cacheWith(10, 1, 2).get(2), { pos: 2 }));
 
   it("does not know a row never stored", () => check(cacheWith(10, 1).get(5), undefined));
 
   it("remembers rows that were asked for but not returned as absent (null)", () => {
-    const cache = new RowCache<{ seq: number }>(10);
+    const cache = new RowCache<{ pos: number }>(10);
     cache.putMany(rows(10, 12), { start: 10, count: 3 });
-    check([cache.get(10), cache.get(11), cache.get(12)], [{ seq: 10 }, null, { seq: 12 }]);
+    check([cache.get(10), cache.get(11), cache.get(12)], [{ pos: 10 }, null, { pos: 12 }]);
   });
 
   it("forgets absent markers on request, so those rows are asked for again", () => {
-    const cache = new RowCache<{ seq: number }>(10);
+    const cache = new RowCache<{ pos: number }>(10);
     cache.putMany([], { start: 0, count: 2 });
     cache.forgetAbsent();
     check(cache.size, 0);
@@ -41,7 +41,7 @@ describe("missing ranges", () => {
     check(cacheWith(10, 5, 7, 9).missing(5, 5), { start: 6, count: 3 }));
 
   it("do not include rows known to be absent", () => {
-    const cache = new RowCache<{ seq: number }>(10);
+    const cache = new RowCache<{ pos: number }>(10);
     cache.putMany(rows(1), { start: 0, count: 2 });
     check(cache.missing(0, 3), { start: 2, count: 1 });
   });
@@ -58,14 +58,14 @@ describe("bounds", () => {
   it("count a read as a use, so rows on screen survive", () => {
     const cache = cacheWith(3, 1, 2, 3);
     cache.get(1);
-    cache.put({ seq: 4 });
+    cache.put({ pos: 4 });
     check([cache.has(1), cache.has(2)], [true, false]);
   });
 
   it("a peek is not a use", () => {
     const cache = cacheWith(3, 1, 2, 3);
     cache.peek(1);
-    cache.put({ seq: 4 });
+    cache.put({ pos: 4 });
     check(cache.has(1), false);
   });
 

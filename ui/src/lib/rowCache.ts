@@ -1,7 +1,7 @@
-// Bounded, least-recently-used cache of table rows by sequence number (never the whole stream).
+// Bounded, least-recently-used cache of table rows by position in the view (never the whole stream).
 
-export interface Seqd {
-  seq: number;
+export interface Positioned {
+  pos: number;
 }
 
 /** A contiguous run of sequence numbers: [start, start + count). */
@@ -11,11 +11,11 @@ export interface SeqRange {
 }
 
 /**
- * Rows by seq. A seq maps to a row, to `null` ("asked for, the core does not hold it") or is
+ * Rows by position (a "seq" below). A position maps to a row, to `null` ("asked for, the core does not hold it") or is
  * unknown. Reading or writing an entry makes it the most recently used; past `capacity`
  * entries the least recently used ones go.
  */
-export class RowCache<T extends Seqd> {
+export class RowCache<T extends Positioned> {
   readonly capacity: number;
   private map = new Map<number, T | null>();
 
@@ -46,7 +46,7 @@ export class RowCache<T extends Seqd> {
   }
 
   put(row: T): void {
-    this.set(row.seq, row);
+    this.set(row.pos, row);
     this.trim();
   }
 
@@ -54,8 +54,8 @@ export class RowCache<T extends Seqd> {
   putMany(rows: readonly T[], asked?: SeqRange): void {
     const got = new Set<number>();
     for (const row of rows) {
-      this.set(row.seq, row);
-      got.add(row.seq);
+      this.set(row.pos, row);
+      got.add(row.pos);
     }
     if (asked) {
       for (let s = asked.start; s < asked.start + asked.count; s++) {

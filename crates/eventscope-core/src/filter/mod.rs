@@ -15,6 +15,7 @@ use thiserror::Error;
 
 use crate::store::EventRef;
 use crate::topic::TopicPattern;
+use crate::wire::{QueryCheck, QueryProblem};
 
 /// Groups and negations nested deeper than this are refused, so that no input can exhaust the
 /// stack while parsing, printing or evaluating.
@@ -68,6 +69,75 @@ impl Filter {
     /// events published on the subject their envelope implies (see `docs/filter.md`).
     pub fn subjects(&self) -> Vec<String> {
         narrow::subjects(&self.expr)
+    }
+
+    /// The literal texts the query looks for (free text, field values and the pieces of their
+    /// globs), outside negations: what the detail pane highlights. No duplicates, longest first
+    /// so that a highlighter that takes the first match marks the longest.
+    pub fn highlights(&self) -> Vec<String> {
+        fn walk(expr: &Expr, out: &mut Vec<String>) {
+            match expr {
+                Expr::And(all) | Expr::Or(all) => all.iter().for_each(|e| walk(e, out)),
+                Expr::Not(_) => {}
+                Expr::Term(term) => match term {
+                    Term::Field(_, globs) | Term::Path(_, Compare::Eq(globs)) => {
+                        out.extend(globs.iter().flat_map(|g| g.pieces().iter().cloned()));
+                    }
+                    Term::Text(text) => out.push(text.as_str().to_string()),
+                    _ => {}
+                },
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.expr, &mut out);
+        out.retain(|s| !s.trim().is_empty());
+        out.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        out.dedup();
+        out
+    }
+}
+
+/// What `query` means without applying it: the problem to underline, or the subjects it
+/// narrows the capture to.
+pub fn check(query: &str) -> QueryCheck {
+    match Filter::parse(query) {
+        Ok(filter) => QueryCheck {
+            problem: None,
+            subjects: filter.subjects(),
+        },
+        Err(e) => QueryCheck {
+            problem: Some(e.to_problem(query)),
+            subjects: Vec::new(),
+        },
+    }
+}
+
+impl ParseError {
+    /// The error as the UI underlines it: offsets in UTF-16 code units of `query`.
+    pub fn to_problem(&self, query: &str) -> QueryProblem {
+        let utf16 = |byte: usize| {
+            let byte = byte.min(query.len());
+            let byte = (0..=byte)
+                .rev()
+                .find(|&b| query.is_char_boundary(b))
+                .unwrap_or(0);
+            query[..byte].encode_utf16().count() as u32
+        };
+        QueryProblem {
+            pos: utf16(self.pos),
+            end: utf16(self.end.max(self.pos)),
+            message: self.message.clone(),
+            suggestion: self.suggestion.clone(),
+        }
+    }
+}
+
+/// The empty query: every event.
+impl Default for Filter {
+    fn default() -> Filter {
+        Filter {
+            expr: Expr::And(Vec::new()),
+        }
     }
 }
 
@@ -506,5 +576,61 @@ impl fmt::Display for Duration {
             }
         }
         write!(f, "0s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(query: &str, expected: &[&str]) {
+        let got = Filter::parse(query).unwrap().highlights();
+        assert_eq!(got, expected, "{query}");
+    }
+
+    #[test]
+    fn problems_are_positioned_in_utf16_units() {
+        let show = |q: &str| {
+            let c = crate::filter::check(q);
+            match c.problem {
+                Some(p) => format!("{}..{} {}", p.pos, p.end, p.message),
+                None => format!("ok {}", c.subjects.join(" ")),
+            }
+        };
+        assert_eq!(show("org:org_1"), "ok events.org_1.>");
+        let plain = show("orgg:x");
+        let after_emoji = show("\u{1F600} orgg:x");
+        // The emoji is 4 bytes in UTF-8 and 2 units in UTF-16, plus the space.
+        let start = |s: &str| s.split("..").next().unwrap().parse::<u32>().unwrap();
+        assert_eq!(
+            start(&after_emoji),
+            start(&plain) + 3,
+            "{plain} / {after_emoji}"
+        );
+        assert!(crate::filter::check("orgg:x")
+            .problem
+            .unwrap()
+            .suggestion
+            .is_some());
+    }
+
+    #[test]
+    fn highlights_are_the_literals_looked_for_outside_negations() {
+        check("", &[]);
+        check("org:org_1 timeout", &["timeout", "org_1"]);
+        check(
+            r#"resourceId:conv_* payload.sender.name:"Ada Lovelace""#,
+            &["Ada Lovelace", "conv_"],
+        );
+        check(
+            "-org:org_2 (source:flows OR \"disk full\")",
+            &["disk full", "flows"],
+        );
+        check(
+            "source:flows,tasks payload.n>3 has:payload.error",
+            &["flows", "tasks"],
+        );
+        check("-(timeout OR org:org_1) is:invalid", &[]);
+        check("a A a", &["A", "a"]);
     }
 }

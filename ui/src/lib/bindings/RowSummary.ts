@@ -5,9 +5,14 @@
  */
 export type RowSummary = { 
 /**
- * Monotonic sequence number assigned on receipt; the table's key.
+ * Monotonic sequence number assigned on receipt; names the event.
  */
 seq: number, 
+/**
+ * Position of the row in the current view ([`ViewInfo`]): the table's key. Equals `seq`
+ * while no filter is applied.
+ */
+pos: number, 
 /**
  * Envelope `id`, or empty when the message has none.
  */

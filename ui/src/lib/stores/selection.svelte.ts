@@ -5,12 +5,17 @@ import { request } from "../ipc";
 
 export class SelectionStore {
   seq = $state<number | null>(null);
+  /** Position of the selected row in the view it was selected in (for moving with the keys). */
+  pos = $state<number | null>(null);
+  viewId = $state<number | null>(null);
   detail = $state<EventDetail | null>(null);
   error = $state<WireError | null>(null);
   loading = $state(false);
   private token = 0;
 
-  async select(seq: number): Promise<void> {
+  async select(seq: number, at?: { pos: number; viewId: number }): Promise<void> {
+    this.pos = at?.pos ?? null;
+    this.viewId = at?.viewId ?? null;
     if (seq === this.seq && (this.detail || this.loading)) return;
     const token = ++this.token;
     this.seq = seq;
@@ -32,6 +37,8 @@ export class SelectionStore {
   clear(): void {
     this.token++;
     this.seq = null;
+    this.pos = null;
+    this.viewId = null;
     this.detail = null;
     this.error = null;
     this.loading = false;

@@ -1,5 +1,11 @@
-// Live stream state: latest stats and status from batches, follow/pause, and the row cache.
+// Live stream state: latest stats, status and view from batches, follow/pause, and the row cache.
+//
+// The table shows the core's view (the rows matching the applied filter). Its rows have
+// positions firstPos..nextPos that stay put while old rows are evicted; row i of the table is
+// position firstPos + i. A new filter gives a new view id, and positions start over.
 import type { Batch } from "../bindings/Batch";
+import type { Facets } from "../bindings/Facets";
+import type { ViewInfo } from "../bindings/ViewInfo";
 import type { RowSummary } from "../bindings/RowSummary";
 import type { SourceStatus } from "../bindings/SourceStatus";
 import type { Stats } from "../bindings/Stats";
@@ -27,8 +33,14 @@ export const EMPTY_STATS: Stats = {
   nextSeq: 0,
 };
 
+export const EMPTY_VIEW: ViewInfo = { id: 0, query: "", firstPos: 0, nextPos: 0 };
+
 export class StreamStore {
   stats = $state<Stats>(EMPTY_STATS);
+  view = $state<ViewInfo>(EMPTY_VIEW);
+  /** Rows in the view (the match count). */
+  count = $derived(this.view.nextPos - this.view.firstPos);
+  facets = $state<Facets | null>(null);
   status = $state<SourceStatus | null>(null);
   follow = $state<FollowState>(FOLLOWING);
   /** Bumped whenever cached rows change, so views that read rows re-render. */
@@ -41,7 +53,7 @@ export class StreamStore {
   batches = $state(0);
 
   following = $derived(this.follow.mode === "following");
-  newEvents = $derived(newCount(this.follow, this.stats.nextSeq));
+  newEvents = $derived(newCount(this.follow, this.view.nextPos));
 
   private cache = new RowCache<RowSummary>(CACHE_ROWS);
   private last: Batch | null = null;
@@ -68,17 +80,23 @@ export class StreamStore {
     this.missed += missedBatches(prev?.batchNo ?? null, batch.batchNo);
     this.batches += 1;
 
-    const old = this.stats;
-    const next = batch.stats;
-    if (next.nextSeq < old.nextSeq || next.firstSeq < old.firstSeq) {
-      // The core restarted its numbering (a new source): nothing cached is valid.
+    const old = this.view;
+    const next = batch.view;
+    if (next.id !== old.id) {
+      // A new filter: positions start over; a pause now counts from the new view's end.
       this.cache.clear();
-    } else if (next.firstSeq > old.firstSeq) {
-      this.cache.dropBelow(next.firstSeq);
+      if (this.follow.mode === "paused") this.follow = { mode: "paused", since: next.nextPos };
+    } else if (next.nextPos < old.nextPos || next.firstPos < old.firstPos) {
+      // The core restarted its numbering: nothing cached is valid.
+      this.cache.clear();
+    } else if (next.firstPos > old.firstPos) {
+      this.cache.dropBelow(next.firstPos);
     }
     if (batch.tail.length > 0) this.cache.putMany(batch.tail);
-    this.follow = rebase(this.follow, next.nextSeq);
-    this.stats = next;
+    this.follow = rebase(this.follow, next.nextPos);
+    if (next.id !== old.id || next.firstPos !== old.firstPos || next.nextPos !== old.nextPos) this.view = next;
+    if (batch.facets) this.facets = batch.facets;
+    this.stats = batch.stats;
     this.status = batch.status;
     this.version++;
     if (this.wanted) void this.fetchMissing();
@@ -86,7 +104,7 @@ export class StreamStore {
 
   /** Row at table index `index`: the row, null when the core no longer holds it, undefined while loading. */
   rowAt(index: number): RowSummary | null | undefined {
-    return this.cache.get(this.stats.firstSeq + index);
+    return this.cache.get(this.view.firstPos + index);
   }
 
   /** The table shows rows [start, end): fetch any that are not cached. */
@@ -97,21 +115,23 @@ export class StreamStore {
 
   private async fetchMissing(): Promise<void> {
     if (this.fetching || !this.wanted) return;
-    const { firstSeq, nextSeq, held } = this.stats;
+    const { id, firstPos, nextPos } = this.view;
     const start = Math.max(0, this.wanted.start);
-    const end = Math.min(held, this.wanted.end);
+    const end = Math.min(nextPos - firstPos, this.wanted.end);
     if (end <= start) return;
-    const gap = this.cache.missing(firstSeq + start, end - start);
+    const gap = this.cache.missing(firstPos + start, end - start);
     if (!gap) return;
     // In follow mode the tail brings the rows; ask only when it left a hole, and for no more.
     const margin = this.following ? 0 : PREFETCH_ROWS;
-    const from = Math.max(firstSeq, gap.start - margin);
-    const to = Math.min(nextSeq, gap.start + gap.count + margin);
+    const from = Math.max(firstPos, gap.start - margin);
+    const to = Math.min(nextPos, gap.start + gap.count + margin);
     this.fetching = true;
     try {
       const rows = await request((b) => b.rows(from, to - from));
-      if (from >= this.stats.firstSeq) this.cache.putMany(rows, { start: from, count: to - from });
-      else this.cache.putMany(rows.filter((r) => r.seq >= this.stats.firstSeq));
+      // Rows of a view that was replaced meanwhile have unrelated positions.
+      if (this.view.id !== id) return;
+      if (from >= this.view.firstPos) this.cache.putMany(rows, { start: from, count: to - from });
+      else this.cache.putMany(rows.filter((r) => r.pos >= this.view.firstPos));
       this.version++;
     } catch {
       // Leave the rows unknown; the next scroll or batch asks again.
@@ -147,7 +167,7 @@ export class StreamStore {
   }
 
   pause(): void {
-    this.setFollow(pause(this.follow, this.stats.nextSeq));
+    this.setFollow(pause(this.follow, this.view.nextPos));
   }
 
   resume(): void {
@@ -155,12 +175,12 @@ export class StreamStore {
   }
 
   togglePause(): void {
-    this.setFollow(toggle(this.follow, this.stats.nextSeq));
+    this.setFollow(toggle(this.follow, this.view.nextPos));
   }
 
   /** A scroll made by the user (not by the table following the stream). */
   userScrolled(atBottom: boolean, movedDown: boolean): void {
-    this.setFollow(onUserScroll(this.follow, { atBottom, movedDown, nextSeq: this.stats.nextSeq }));
+    this.setFollow(onUserScroll(this.follow, { atBottom, movedDown, nextSeq: this.view.nextPos }));
   }
 
   /** Empties the core's store and everything cached here. */
