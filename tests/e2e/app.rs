@@ -341,6 +341,15 @@ impl App {
         self.client().execute_async(js, vec![]).await.unwrap()
     }
 
+    /// Runs an asynchronous script with arguments; it resolves by calling its last argument.
+    pub async fn client_execute_async_args(
+        &self,
+        js: &str,
+        args: Vec<serde_json::Value>,
+    ) -> serde_json::Value {
+        self.client().execute_async(js, args).await.unwrap()
+    }
+
     pub async fn screenshot(&self) -> Vec<u8> {
         self.client().screenshot().await.unwrap()
     }

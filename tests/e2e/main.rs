@@ -412,6 +412,10 @@ async fn readme_screenshot() {
     messages.extend(simulated(40));
     publish(&server, &messages).await;
     app.wait_text("count-received", "3041").await;
+    app.fill("filter-input", "source:tasks,flows -event:created\u{E007}")
+        .await;
+    app.wait_text_contains("match-count", "matches").await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     let rows = app.rows().await;
     rows[rows.len().saturating_sub(8)].click().await.unwrap();
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -635,5 +639,87 @@ async fn facets_add_and_exclude_terms_and_views_are_saved() {
         files.contains("Only B") && files.contains("org:org_b")
     })
     .await;
+    app.close().await;
+}
+
+/// In the page: types `query` into the search box, presses Enter, and resolves with the
+/// milliseconds until the table shows rows of the new result (match count and rows both
+/// updated, measured on the page's own clock, so WebDriver round trips do not count).
+const APPLY_AND_TIME: &str = r#"
+const [query, expectRow, done] = arguments;
+const input = document.querySelector('[data-testid=filter-input]');
+const count = document.querySelector('[data-testid=match-count]');
+const before = count.dataset.count;
+input.value = query;
+input.dispatchEvent(new Event('input', { bubbles: true }));
+const t0 = performance.now();
+input.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true }));
+const check = () => {
+  const rows = [...document.querySelectorAll('[data-testid=event-row]')];
+  const shown = count.textContent.includes('match') && count.dataset.count !== before
+    && rows.length > 0 && rows.every(r => r.textContent.includes(expectRow));
+  if (shown) done(performance.now() - t0);
+  else if (performance.now() - t0 > 20000) done(-1);
+  else requestAnimationFrame(check);
+};
+requestAnimationFrame(check);
+"#;
+
+/// Measures the issue's "first page of a new result within 200 ms of Enter on 1,000,000 held
+/// events": fills the app with a million simulated events, then applies envelope, payload and
+/// free-text queries, three times each, and prints the times. Run (release, as a user gets it):
+/// `cargo test --release --features custom-protocol --test e2e -- --ignored --nocapture filter_first_page`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: run explicitly, see the doc comment"]
+async fn filter_first_page() {
+    const HELD: usize = 1_000_000;
+    let (server, app) = connected_app().await;
+    let mut sim = eventscope_core::simulate::Simulator::new(Default::default());
+    let org = sim.org_ids().nth(2).unwrap().to_string();
+    let client = async_nats::connect(server.url()).await.unwrap();
+    for _ in 0..HELD {
+        let env = sim.next();
+        let body = serde_json::to_vec(&env).unwrap();
+        client
+            .publish(env.subject().unwrap(), body.into())
+            .await
+            .unwrap();
+    }
+    client.flush().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while app
+        .text("count-received")
+        .await
+        .replace([',', ' ', '\u{a0}', '\u{202f}'], "")
+        != HELD.to_string()
+    {
+        assert!(Instant::now() < deadline, "the million never arrived");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let queries = [
+        (format!("org:{org}"), org.clone()),
+        (
+            "source:tasks event:failed".to_string(),
+            "task.failed".to_string(),
+        ),
+        ("payload.status:failed".to_string(), String::new()),
+        ("timeout".to_string(), String::new()),
+    ];
+    println!("first page after Enter, {HELD} events held (ms):");
+    for (query, expect) in &queries {
+        let mut times = Vec::new();
+        for _ in 0..3 {
+            let ms = app
+                .client_execute_async_args(APPLY_AND_TIME, vec![json!(query), json!(expect)])
+                .await;
+            let ms = ms.as_f64().unwrap();
+            assert!(ms >= 0.0, "{query}: the result never showed");
+            times.push(ms);
+            let input = app.find("filter-input").await.unwrap();
+            input.send_keys("\u{E00C}").await.unwrap();
+            app.wait_text_contains("match-count", "events").await;
+        }
+        println!("  {query:<40} {times:.0?}");
+    }
     app.close().await;
 }

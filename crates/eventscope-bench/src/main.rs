@@ -37,7 +37,7 @@ enum Cmd {
         #[arg(long, default_value_t = 2)]
         rounds: usize,
         /// Which subscribers to run.
-        #[arg(long, value_delimiter = ',', default_values = ["raw", "ingest", "naive"])]
+        #[arg(long, value_delimiter = ',', default_values = ["raw", "ingest", "naive", "filtered", "filtered-payload"])]
         modes: Vec<Mode>,
         /// Use this nats-server instead of starting one.
         #[arg(long)]
@@ -76,7 +76,15 @@ enum Mode {
     Ingest,
     /// The obvious design: `serde_json::Value` per event, kept in a `Vec`.
     Naive,
+    /// Eventscope's ingest with a live filter on envelope fields ([`ENVELOPE_QUERY`]).
+    Filtered,
+    /// Eventscope's ingest with a live filter on payload paths ([`PAYLOAD_QUERY`]).
+    FilteredPayload,
 }
+
+/// The live filters of the `filtered` modes: what a user watching a stream typically types.
+const ENVELOPE_QUERY: &str = "source:tasks,flows -event:created";
+const PAYLOAD_QUERY: &str = "payload.status:failed OR payload.durationMs>500";
 
 /// What a subscriber process reports when it is done.
 #[derive(Debug, Serialize, Deserialize)]
@@ -130,7 +138,7 @@ fn ingest(events: usize, rounds: usize, modes: &[Mode], nats_url: Option<String>
         raw_bytes as f64 / 1e6
     );
     println!(
-        "{:>5}  {:<7} {:>9} {:>13} {:>9} {:>10} {:>8} {:>8} {:>13} {:>14}",
+        "{:>5}  {:<16} {:>9} {:>13} {:>9} {:>10} {:>8} {:>8} {:>13} {:>14}",
         "round",
         "mode",
         "received",
@@ -146,21 +154,30 @@ fn ingest(events: usize, rounds: usize, modes: &[Mode], nats_url: Option<String>
         .enable_all()
         .build()?;
     let mut ratios: Vec<(Mode, f64, f64)> = Vec::new();
+    let mut over_ingest: Vec<(Mode, f64)> = Vec::new();
     for round in 1..=rounds {
         let mut raw_cpu = None;
+        let mut ingest_cpu = None;
         for &mode in modes {
             let report = rt.block_on(run_round(&url, mode, &messages))?;
             let per_million = report.cpu_secs * 1e6 / events as f64;
-            if mode == Mode::Raw {
-                raw_cpu = Some(per_million);
+            match mode {
+                Mode::Raw => raw_cpu = Some(per_million),
+                Mode::Ingest => ingest_cpu = Some(per_million),
+                Mode::Filtered | Mode::FilteredPayload => {
+                    if let Some(base) = ingest_cpu {
+                        over_ingest.push((mode, per_million / base));
+                    }
+                }
+                Mode::Naive => {}
             }
             let ratio = raw_cpu.map(|r| per_million / r).unwrap_or(f64::NAN);
             let rss = report.rss_growth as f64 / raw_bytes as f64;
             let held = report.held_bytes as f64 / raw_bytes as f64;
             ratios.push((mode, ratio, held));
             println!(
-                "{round:>5}  {:<7} {:>9} {:>13} {:>9.2} {:>10.2} {:>8.2} {:>8.2} {:>13.2} {:>14}",
-                format!("{mode:?}").to_lowercase(),
+                "{round:>5}  {:<16} {:>9} {:>13} {:>9.2} {:>10.2} {:>8.2} {:>8.2} {:>13.2} {:>14}",
+                mode_name(mode),
                 report.received,
                 report.dropped,
                 report.cpu_secs,
@@ -185,6 +202,20 @@ fn ingest(events: usize, rounds: usize, modes: &[Mode], nats_url: Option<String>
         r.sort_by(f64::total_cmp);
         if let Some(median) = r.get(r.len() / 2) {
             println!("median CPU ratio {:?}/raw: {median:.2}", mode);
+        }
+    }
+    for (mode, query) in [
+        (Mode::Filtered, ENVELOPE_QUERY),
+        (Mode::FilteredPayload, PAYLOAD_QUERY),
+    ] {
+        let mut r: Vec<f64> = over_ingest
+            .iter()
+            .filter(|(m, _)| *m == mode)
+            .map(|(_, x)| *x)
+            .collect();
+        r.sort_by(f64::total_cmp);
+        if let Some(median) = r.get(r.len() / 2) {
+            println!("median CPU ratio {mode:?}/Ingest (live filter `{query}`): {median:.2} (each round: {r:.2?})");
         }
     }
     Ok(())
@@ -230,6 +261,19 @@ fn steps(events: usize) -> Result<()> {
             });
         }
     });
+    // The live filter's share of ingest: `View::on_pushed` after every batch of 64, as `Live`
+    // does, on the store just filled.
+    for query in ["", ENVELOPE_QUERY, PAYLOAD_QUERY] {
+        let filter = eventscope_core::filter::Filter::parse(query)?;
+        let mut view = eventscope_core::view::View::new(filter);
+        let first = store.first_seq();
+        time(&format!("View::on_pushed `{query}`"), &mut || {
+            for end in (first..store.next_seq()).step_by(64) {
+                view.on_pushed_until(&store, end, 0);
+            }
+            view.on_pushed(&store, 0);
+        });
+    }
     Ok(())
 }
 
@@ -315,18 +359,19 @@ fn refilter(events: usize, runs: usize) -> Result<()> {
     Ok(())
 }
 
+/// The mode as the command line spells it.
+fn mode_name(mode: Mode) -> String {
+    mode.to_possible_value()
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_default()
+}
+
 /// Starts one subscriber process, publishes everything as fast as the server takes it, and
 /// collects the subscriber's report.
 async fn run_round(url: &str, mode: Mode, messages: &[(String, Bytes)]) -> Result<Report> {
     let exe = std::env::current_exe()?;
     let mut child = Command::new(exe)
-        .args([
-            "subscriber",
-            "--mode",
-            &format!("{mode:?}").to_lowercase(),
-            "--url",
-            url,
-        ])
+        .args(["subscriber", "--mode", &mode_name(mode), "--url", url])
         .args(["--count", &messages.len().to_string()])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -416,8 +461,13 @@ async fn subscriber(mode: Mode, url: &str, count: u64) -> Result<Report> {
             std::hint::black_box(&kept);
             (n, cpu0, rss0, started)
         }
-        Mode::Ingest => {
+        Mode::Ingest | Mode::Filtered | Mode::FilteredPayload => {
             let live = Live::new(StoreLimits::default());
+            match mode {
+                Mode::Filtered => drop(live.set_filter(ENVELOPE_QUERY)?),
+                Mode::FilteredPayload => drop(live.set_filter(PAYLOAD_QUERY)?),
+                _ => {}
+            }
             let profile = ConnectionProfile {
                 servers: vec![url.to_string()],
                 ..ConnectionProfile::default()

@@ -66,8 +66,14 @@ impl View {
     /// call leaves no hole: the result is always what [`View::refilter`] would give (up to
     /// relative times, which are evaluated at `now_ms` for the new events only).
     pub fn on_pushed(&mut self, store: &EventStore, now_ms: i64) {
+        self.on_pushed_until(store, store.next_seq(), now_ms);
+    }
+
+    /// [`View::on_pushed`] for the events before `end` only (a benchmark replays a filled
+    /// store batch by batch with it).
+    pub fn on_pushed_until(&mut self, store: &EventStore, end: u64, now_ms: i64) {
         let start = self.end.max(store.first_seq());
-        let end = store.next_seq();
+        let end = end.min(store.next_seq());
         if let Some(seqs) = &mut self.seqs {
             let new = matching(&self.filter, store, start..end, now_ms);
             seqs.extend_from_slice(&new);
@@ -151,8 +157,11 @@ impl View {
 /// part order keeps the whole list ascending without sorting.
 fn matching(filter: &Filter, store: &EventStore, range: Range<u64>, now_ms: i64) -> Vec<u64> {
     let total = range.end.saturating_sub(range.start);
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
-    if total < PARALLEL_MIN || threads < 2 {
+    if total < PARALLEL_MIN {
+        return matching_in(filter, store, range, now_ms);
+    }
+    let threads = cores();
+    if threads < 2 {
         return matching_in(filter, store, range, now_ms);
     }
     let per = total.div_ceil(threads);
@@ -174,6 +183,13 @@ fn matching(filter: &Filter, store: &EventStore, range: Range<u64>, now_ms: i64)
         out.extend_from_slice(&part);
     }
     out
+}
+
+/// The cores to re-filter on. Asked once: the answer reads cgroup files, which costs more than
+/// filtering a live batch (this was most of the live filter's cost before it was cached).
+fn cores() -> u64 {
+    static CORES: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()) as u64)
 }
 
 fn matching_in(filter: &Filter, store: &EventStore, range: Range<u64>, now_ms: i64) -> Vec<u64> {

@@ -22,6 +22,8 @@ struct Ctx<'e, 'a> {
     now_ms: i64,
     /// The body as JSON, or `None` when it is not JSON.
     json: OnceCell<Option<Value>>,
+    /// The body holds a backslash, so a key or value may be written with escapes.
+    escaped: OnceCell<bool>,
 }
 
 pub(super) fn matches(expr: &Expr, ev: &EventRef<'_>, now_ms: i64) -> bool {
@@ -29,6 +31,7 @@ pub(super) fn matches(expr: &Expr, ev: &EventRef<'_>, now_ms: i64) -> bool {
         ev,
         now_ms,
         json: OnceCell::new(),
+        escaped: OnceCell::new(),
     };
     eval(expr, &ctx)
 }
@@ -85,10 +88,57 @@ fn term_matches(term: &Term, ctx: &Ctx<'_, '_>) -> bool {
             .is_some_and(|ts| ts < t.resolve(ctx.now_ms)),
         Term::Is(Flag::Invalid) => !ev.problems().is_empty(),
         Term::Is(Flag::Large) => ev.is_large(),
-        Term::Has(path) => at_path(ctx, path, false, &mut |v| !v.is_null()),
-        Term::Path(path, compare) => at_path(ctx, path, true, &mut |v| {
-            leaf_matches(v, compare, ctx.now_ms)
-        }),
+        Term::Has(path) => {
+            may_hold(ctx, path, None) && at_path(ctx, path, false, &mut |v| !v.is_null())
+        }
+        Term::Path(path, compare) => {
+            may_hold(ctx, path, Some(compare))
+                && at_path(ctx, path, true, &mut |v| {
+                    leaf_matches(v, compare, ctx.now_ms)
+                })
+        }
+    }
+}
+
+/// A quick refusal before walking the body: without a backslash in the body every key and
+/// string is written literally, so a path whose keys (or an equality whose literal text) do
+/// not occur in the bytes cannot hold. Most events of a stream lack the field a payload term
+/// names; this keeps the live filter's cost near a memory scan for them.
+fn may_hold(ctx: &Ctx<'_, '_>, path: &Path, compare: Option<&Compare>) -> bool {
+    let body = ctx.ev.body();
+    if *ctx
+        .escaped
+        .get_or_init(|| memchr::memchr(b'\\', body).is_some())
+    {
+        return true;
+    }
+    let quoted_key = |key: &str| {
+        memchr::memmem::find_iter(body, key.as_bytes())
+            .any(|at| at > 0 && body[at - 1] == b'"' && body.get(at + key.len()) == Some(&b'"'))
+    };
+    let root = match path.root {
+        Root::Payload => "payload",
+        Root::Metadata => "metadata",
+    };
+    let keys_present = std::iter::once(root)
+        .chain(path.keys.iter().map(String::as_str))
+        .filter(|k| k.parse::<usize>().is_err())
+        .all(quoted_key);
+    if !keys_present {
+        return false;
+    }
+    match compare {
+        // A value that could be a number may be written otherwise (`3` equals `3.0`).
+        Some(Compare::Eq(globs)) => {
+            let literals: Option<Vec<&str>> = globs.iter().map(|g| g.as_literal()).collect();
+            match literals {
+                Some(lits) if !lits.iter().any(|l| l.is_empty() || number(l).is_some()) => lits
+                    .iter()
+                    .any(|l| memchr::memmem::find(body, l.as_bytes()).is_some()),
+                _ => true,
+            }
+        }
+        _ => true,
     }
 }
 
@@ -429,6 +479,39 @@ mod tests {
             ("subject:events.*.*.*.*.*", "task junk"),
             ("subject:events.*.*.*.*.*.participant.part_789", "msg"),
         ]);
+    }
+
+    #[test]
+    fn the_quick_refusal_never_hides_a_match() {
+        // Keys and values written with escapes, or as other number forms, are still found;
+        // a body without the key is refused before any walk.
+        let bodies = [
+            r#"{"payload":{"st\u0061tus":"f\u0061iled","n":3.0}}"#,
+            r#"{"payload":{"status":"failed","n":3e0,"list":["x"]}}"#,
+            r#"{"payload":{"other":"failed status"}}"#,
+        ];
+        let mut store = EventStore::default();
+        for body in bodies {
+            store.push(Incoming {
+                subject: "events.o.s.r.e.id",
+                headers: &[],
+                body: body.as_bytes(),
+                received_ms: 0,
+            });
+        }
+        let matching = |query: &str| -> Vec<u64> {
+            let filter = Filter::parse(query).unwrap();
+            (0..3)
+                .filter(|&seq| filter.matches(&store.get(seq).unwrap(), 0))
+                .collect()
+        };
+        assert_eq!(matching("payload.status:failed"), [0, 1]);
+        assert_eq!(matching("payload.n:3"), [0, 1]);
+        assert_eq!(matching("payload.n>2"), [0, 1]);
+        assert_eq!(matching("has:payload.status"), [0, 1]);
+        assert_eq!(matching("payload.list:x"), [1]);
+        assert_eq!(matching("-has:payload.status"), [2]);
+        assert_eq!(matching("payload.other:failed"), Vec::<u64>::new());
     }
 
     #[test]
