@@ -4,6 +4,7 @@
 
 pub mod event;
 pub mod filter;
+pub mod gateway;
 pub mod json_scan;
 pub mod live;
 pub mod profile;
