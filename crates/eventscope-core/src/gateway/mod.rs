@@ -2,4 +2,5 @@
 //! gateway server (`crates/eventscope-gateway`) and by Eventscope's gateway source.
 
 pub mod auth;
+pub mod client;
 pub mod protocol;
