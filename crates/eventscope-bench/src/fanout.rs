@@ -182,7 +182,7 @@ async fn gateway_clients(port: u16, args: &FanoutArgs, tally: &Tally) -> Result<
                     let _ = ready_tx.send(()).await;
                 } else if text.starts_with("{\"type\":\"event\"") {
                     record(&received, &latencies, &text);
-                } else {
+                } else if !text.starts_with("{\"type\":\"welcome\"") {
                     eprintln!("client {i}: {text}");
                 }
             }

@@ -32,6 +32,8 @@ use crate::metrics::Metrics;
 /// [`Limits::max_frame_bytes`] and this is answered with a `limit` error, anything larger ends
 /// the connection (1009).
 pub const MAX_TRANSPORT_MESSAGE: usize = 1 << 20;
+/// Initial read buffer of a connection.
+const READ_BUFFER: usize = 8 * 1024;
 /// How long shutdown waits for clients to receive their close frame.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -226,7 +228,10 @@ async fn upgrade(State(shared): State<Arc<Shared>>, request: Request) -> Respons
         Ok(ws) => ws,
         Err(rejection) => return rejection.into_response(),
     };
-    ws.max_message_size(MAX_TRANSPORT_MESSAGE)
+    // Client frames are small: a 128 KiB read buffer per connection (the default) would be
+    // most of a connection's memory.
+    ws.read_buffer_size(READ_BUFFER)
+        .max_message_size(MAX_TRANSPORT_MESSAGE)
         .max_frame_size(MAX_TRANSPORT_MESSAGE)
         .on_upgrade(move |socket| session::run(socket, claims, shared))
 }
