@@ -4,6 +4,8 @@
 //! nats-server. The shared machine's noise cancels out in the ratios. `refilter` times the
 //! filter language over a million held events beside a plain scan of the same store.
 
+mod fanout;
+
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -55,6 +57,25 @@ enum Cmd {
         /// Timed runs per query; the table shows the fastest.
         #[arg(long, default_value_t = 3)]
         runs: usize,
+    },
+    /// Gateway fan-out: org clients and staff clients through the gateway binary, beside the
+    /// same clients on NATS directly (build eventscope-gateway in the same profile first).
+    Fanout {
+        /// Clients, each on its own `events.org_N.>`.
+        #[arg(long, default_value_t = 100)]
+        orgs: usize,
+        /// Staff clients (`*` token) on `events.>`.
+        #[arg(long, default_value_t = 10)]
+        staff: usize,
+        /// Events published per second.
+        #[arg(long, default_value_t = 10_000)]
+        rate: u64,
+        /// Seconds of publishing.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// The gateway binary (default: beside this one).
+        #[arg(long)]
+        gateway_bin: Option<std::path::PathBuf>,
     },
     /// One subscriber process (started by `ingest`).
     #[command(hide = true)]
@@ -109,6 +130,19 @@ fn main() -> Result<()> {
             nats_url,
         } => ingest(events, rounds, &modes, nats_url),
         Cmd::Steps { events } => steps(events),
+        Cmd::Fanout {
+            orgs,
+            staff,
+            rate,
+            seconds,
+            gateway_bin,
+        } => fanout::run(fanout::FanoutArgs {
+            orgs,
+            staff,
+            rate,
+            seconds,
+            gateway_bin,
+        }),
         Cmd::Refilter { events, runs } => refilter(events, runs),
         Cmd::Subscriber { mode, url, count } => {
             let rt = tokio::runtime::Builder::new_multi_thread()

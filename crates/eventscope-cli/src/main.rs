@@ -76,6 +76,18 @@ struct TailArgs {
     /// instead of the bus; `-` reads stdin
     #[arg(long, value_name = "PATH", conflicts_with = "subjects")]
     from_file: Option<String>,
+    /// Watch through the platform's WebSocket gateway at this URL (ws:// or wss://) instead of
+    /// NATS; --subject gives the topics
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "token_env",
+        conflicts_with = "from_file"
+    )]
+    gateway: Option<String>,
+    /// Environment variable that holds the gateway token
+    #[arg(long, value_name = "VAR", requires = "gateway")]
+    token_env: Option<String>,
 }
 
 const FLAG_FIELDS: [&str; 8] = [
@@ -279,6 +291,9 @@ async fn tail(args: TailArgs) -> Result<()> {
         .iter()
         .map(|s| TopicPattern::parse(s).context("invalid --subject"))
         .collect::<Result<Vec<_>>>()?;
+    if let Some(url) = &args.gateway {
+        return tail_gateway(url, &patterns, &args, sieve.as_mut()).await;
+    }
     let limit = args.count.unwrap_or(u64::MAX);
     let client = connect(&args.server.nats_url).await?;
     let mut subscriptions = Vec::with_capacity(patterns.len());
@@ -320,6 +335,93 @@ async fn tail(args: TailArgs) -> Result<()> {
             match messages.next().now_or_never() {
                 Some(Some(next)) => message = next,
                 Some(None) | None => break,
+            }
+        }
+        out.flush().context("cannot write to stdout")?;
+    }
+    Ok(())
+}
+
+/// `tail --gateway`: the same lines as from NATS, through the WebSocket gateway. A topic the
+/// gateway refuses ends the command with the gateway's words.
+async fn tail_gateway(
+    url: &str,
+    patterns: &[TopicPattern],
+    args: &TailArgs,
+    mut sieve: Option<&mut Sieve>,
+) -> Result<()> {
+    use eventscope_core::gateway::client::GatewaySource;
+    use eventscope_core::source::{Initial, SourceCounters};
+    use eventscope_core::wire::{ConnectionState, GatewayTarget, SourceStatus};
+
+    let var = args.token_env.as_deref().unwrap_or_default();
+    let token = std::env::var(var)
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .with_context(|| format!("no gateway token: the environment variable {var} is not set"))?;
+    let profile = ConnectionProfile {
+        subjects: patterns.iter().map(|p| p.to_string()).collect(),
+        gateway: Some(GatewayTarget {
+            url: url.to_string(),
+            token,
+        }),
+        ..ConnectionProfile::default()
+    };
+    let (status_tx, mut status) = tokio::sync::watch::channel(SourceStatus {
+        state: ConnectionState::Connecting,
+        server: url.to_string(),
+        subjects: Vec::new(),
+        reason: None,
+        reconnects: 0,
+        gateway: None,
+    });
+    let mut source = GatewaySource::connect(
+        &profile,
+        Initial::FailFast,
+        std::sync::Arc::new(SourceCounters::default()),
+        status_tx,
+    )
+    .await?;
+    let limit = args.count.unwrap_or(u64::MAX);
+    let mut out = BufWriter::with_capacity(1 << 16, io::stdout());
+    let mut line = Vec::with_capacity(1024);
+    let mut seen = 0;
+    while seen < limit {
+        let batch = tokio::select! {
+            batch = source.next_batch() => batch,
+            changed = status.changed() => {
+                if changed.is_err() {
+                    continue;
+                }
+                let refused = status
+                    .borrow_and_update()
+                    .gateway
+                    .as_ref()
+                    .and_then(|g| g.errors.first().cloned());
+                if let Some(error) = refused {
+                    bail!("the gateway refused {error}");
+                }
+                continue;
+            }
+        };
+        let Some(batch) = batch else {
+            bail!("the connection to the gateway {url} ended");
+        };
+        for message in &batch {
+            let (subject, body) = (message.subject.as_str(), message.body.as_slice());
+            let now = Utc::now();
+            if sieve.as_mut().is_none_or(|s| s.keeps(subject, body, now)) {
+                line.clear();
+                if args.json {
+                    json_line(subject, body, &mut line);
+                } else {
+                    text_line(subject, body, now, &mut line);
+                }
+                out.write_all(&line).context("cannot write to stdout")?;
+                seen += 1;
+                if seen >= limit {
+                    break;
+                }
             }
         }
         out.flush().context("cannot write to stdout")?;

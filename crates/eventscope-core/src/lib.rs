@@ -5,6 +5,7 @@
 pub mod event;
 pub mod facets;
 pub mod filter;
+pub mod gateway;
 pub mod json_scan;
 pub mod live;
 pub mod profile;

@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 
 use crate::facets;
 use crate::filter::{Filter, ParseError};
+use crate::gateway::client::{GatewayMessage, GatewaySource};
 use crate::source::{self, Initial, NatsSource, SourceCounters, SourceError};
 use crate::store::{EventStore, Incoming, StoreLimits};
 use crate::view::View;
@@ -45,6 +46,34 @@ impl RateMeter {
     }
 }
 
+/// Where a live stream's events come from.
+#[allow(clippy::large_enum_variant)] // one per connection: its size does not matter
+enum Source {
+    Nats(NatsSource),
+    Gateway(GatewaySource),
+}
+
+enum Received {
+    Nats(Vec<async_nats::Message>),
+    Gateway(Vec<GatewayMessage>),
+}
+
+impl Source {
+    async fn next_batch(&mut self) -> Option<Received> {
+        match self {
+            Source::Nats(s) => s.next_batch().await.map(Received::Nats),
+            Source::Gateway(s) => s.next_batch().await.map(Received::Gateway),
+        }
+    }
+
+    fn settle_drops(&mut self) {
+        // A gateway reports its drops itself (`lagged`); only NATS drops need settling.
+        if let Source::Nats(s) = self {
+            s.settle_drops();
+        }
+    }
+}
+
 /// The events held and the source filling them, and the filtered view the table shows.
 ///
 /// Lock order: `store` before `shown`; the view is only changed with the store locked, so the
@@ -66,6 +95,7 @@ impl Live {
             subjects: Vec::new(),
             reason: Some("not connected".into()),
             reconnects: 0,
+            gateway: None,
         });
         Arc::new(Live {
             store: Mutex::new(EventStore::new(limits)),
@@ -88,11 +118,25 @@ impl Live {
     ) -> Result<(), SourceError> {
         self.disconnect();
         let counters = Arc::new(SourceCounters::default());
-        let source =
-            NatsSource::connect(profile, initial, counters.clone(), self.status.clone()).await?;
+        let (source, servers) = match &profile.gateway {
+            // The gateway source explains its own state; there is no NATS server to probe.
+            Some(_) => (
+                Source::Gateway(
+                    GatewaySource::connect(profile, initial, counters.clone(), self.status.clone())
+                        .await?,
+                ),
+                Vec::new(),
+            ),
+            None => (
+                Source::Nats(
+                    NatsSource::connect(profile, initial, counters.clone(), self.status.clone())
+                        .await?,
+                ),
+                profile.servers.clone(),
+            ),
+        };
         *lock(&self.counters) = counters;
         let live = Arc::clone(self);
-        let servers = profile.servers.clone();
         let task = tokio::spawn(async move {
             // async-nats retries an unreachable server silently; say why it is not up yet.
             let explain = explain_while_down(&live.status, servers);
@@ -124,7 +168,7 @@ impl Live {
         });
     }
 
-    async fn ingest(&self, mut source: NatsSource) {
+    async fn ingest(&self, mut source: Source) {
         let mut settle = tokio::time::interval(Duration::from_millis(500));
         settle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
@@ -133,9 +177,14 @@ impl Live {
                     let Some(batch) = batch else { break };
                     let received_ms = chrono::Utc::now().timestamp_millis();
                     let mut store = lock(&self.store);
-                    for msg in &batch {
-                        let headers = source::header_pairs(msg);
-                        store.push(Incoming { subject: msg.subject.as_str(), headers: &headers, body: &msg.payload, received_ms });
+                    match batch {
+                        Received::Nats(batch) => for msg in &batch {
+                            let headers = source::header_pairs(msg);
+                            store.push(Incoming { subject: msg.subject.as_str(), headers: &headers, body: &msg.payload, received_ms });
+                        },
+                        Received::Gateway(batch) => for msg in &batch {
+                            store.push(Incoming { subject: &msg.subject, headers: &[], body: &msg.body, received_ms });
+                        },
                     }
                     lock(&self.shown).view.on_pushed(&store, received_ms);
                 }

@@ -23,9 +23,12 @@ pub enum ProfileError {
     Encode(#[from] serde_json::Error),
 }
 
-/// The secret of an auth method, if it has one.
-fn secret_of(auth: &NatsAuth) -> Option<&str> {
-    match auth {
+/// The secret of a profile, if it has one: the gateway token, or the NATS auth method's.
+fn secret_of(profile: &ConnectionProfile) -> Option<&str> {
+    if let Some(gateway) = &profile.gateway {
+        return Some(&gateway.token);
+    }
+    match &profile.auth {
         NatsAuth::UserPassword { password, .. } => Some(password),
         NatsAuth::Token { token } => Some(token),
         NatsAuth::NKey { seed } => Some(seed),
@@ -33,8 +36,11 @@ fn secret_of(auth: &NatsAuth) -> Option<&str> {
     }
 }
 
-fn secret_mut(auth: &mut NatsAuth) -> Option<&mut String> {
-    match auth {
+fn secret_mut(profile: &mut ConnectionProfile) -> Option<&mut String> {
+    if let Some(gateway) = &mut profile.gateway {
+        return Some(&mut gateway.token);
+    }
+    match &mut profile.auth {
         NatsAuth::UserPassword { password, .. } => Some(password),
         NatsAuth::Token { token } => Some(token),
         NatsAuth::NKey { seed } => Some(seed),
@@ -45,7 +51,7 @@ fn secret_mut(auth: &mut NatsAuth) -> Option<&mut String> {
 /// The profile with its secret replaced by an empty string: what may be shown or written.
 pub fn redacted(profile: &ConnectionProfile) -> ConnectionProfile {
     let mut out = profile.clone();
-    if let Some(secret) = secret_mut(&mut out.auth) {
+    if let Some(secret) = secret_mut(&mut out) {
         secret.clear();
     }
     out
@@ -90,7 +96,7 @@ impl ProfileStore {
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .unwrap_or_default();
         if let Some(secret) = self.stored_secret() {
-            if let Some(slot) = secret_mut(&mut profile.auth) {
+            if let Some(slot) = secret_mut(&mut profile) {
                 *slot = secret;
             }
         }
@@ -108,7 +114,7 @@ impl ProfileStore {
             std::fs::create_dir_all(dir).map_err(write_err)?;
         }
         std::fs::write(&self.path, json).map_err(write_err)?;
-        let secret = secret_of(&profile.auth)
+        let secret = secret_of(profile)
             .filter(|s| !s.is_empty())
             .map(str::to_string);
         if self.storage == SecretStorage::Keyring {
@@ -134,7 +140,7 @@ impl ProfileStore {
 
     /// Fills an empty secret field from the held secret (the dialog sends blanks for "keep").
     pub fn fill_secret(&self, profile: &mut ConnectionProfile) {
-        if let Some(slot) = secret_mut(&mut profile.auth) {
+        if let Some(slot) = secret_mut(profile) {
             if slot.is_empty() {
                 if let Some(secret) = self.stored_secret() {
                     *slot = secret;
@@ -165,7 +171,7 @@ impl ProfileStore {
     pub fn saved(&self, profile: &ConnectionProfile, overridden: bool) -> SavedConnection {
         SavedConnection {
             profile: redacted(profile),
-            has_secret: secret_of(&profile.auth).is_some_and(|s| !s.is_empty()),
+            has_secret: secret_of(profile).is_some_and(|s| !s.is_empty()),
             secret_storage: self.storage,
             overridden,
         }
@@ -325,6 +331,28 @@ mod tests {
         let mut blank = saved.profile.clone();
         store.fill_secret(&mut blank);
         assert_eq!(blank, profile);
+        // A gateway profile's token is its secret.
+        let gateway = ConnectionProfile {
+            gateway: Some(crate::wire::GatewayTarget {
+                url: "ws://gw:8787/ws".into(),
+                token: "eyJ.secret.jwt".into(),
+            }),
+            ..ConnectionProfile::default()
+        };
+        store.save(&gateway).unwrap();
+        let file = std::fs::read_to_string(dir.path().join("connection.json")).unwrap();
+        assert!(
+            !file.contains("eyJ.secret.jwt") && file.contains("ws://gw:8787/ws"),
+            "{file}"
+        );
+        assert_eq!(store.load(), gateway);
+        assert_eq!(
+            redacted(&gateway).gateway.unwrap().token,
+            "",
+            "the token is masked"
+        );
+        assert!(!format!("{:?}", redacted(&gateway)).contains("secret.jwt"));
+        store.save(&profile).unwrap();
         // A new session without a keyring starts without the secret.
         let later = ProfileStore::with_storage(dir.path(), SecretStorage::Session);
         assert_eq!(

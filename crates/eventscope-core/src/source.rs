@@ -46,19 +46,24 @@ pub enum SourceError {
         subject: String,
         source: async_nats::SubscribeError,
     },
+    #[error(transparent)]
+    Gateway(#[from] crate::gateway::client::GatewayError),
 }
 
 impl SourceError {
     /// True when the request itself is wrong (a field to fix), not the server or the network.
     pub fn is_invalid_input(&self) -> bool {
-        matches!(
-            self,
-            SourceError::NoServer
-                | SourceError::Subject(_)
-                | SourceError::BadSeed(_)
-                | SourceError::HalfClientCert
-                | SourceError::BadUrl { .. }
-        )
+        match self {
+            SourceError::Gateway(e) => e.is_invalid_input(),
+            _ => matches!(
+                self,
+                SourceError::NoServer
+                    | SourceError::Subject(_)
+                    | SourceError::BadSeed(_)
+                    | SourceError::HalfClientCert
+                    | SourceError::BadUrl { .. }
+            ),
+        }
     }
 }
 
@@ -77,6 +82,8 @@ pub struct SourceCounters {
     /// Second copies of a message delivered to two overlapping subscriptions (`events.org_1.>`
     /// and `events.*.apps.>`), kept once and counted here so they are not taken for drops.
     pub duplicates: AtomicU64,
+    /// Events a gateway dropped for this client because it fell behind (`lagged` frames).
+    pub gateway_missed: AtomicU64,
 }
 
 impl SourceCounters {
@@ -85,6 +92,7 @@ impl SourceCounters {
         self.slow_consumer_events
             .load(Ordering::Relaxed)
             .max(self.settled_drops.load(Ordering::Relaxed))
+            + self.gateway_missed.load(Ordering::Relaxed)
     }
 }
 
@@ -112,6 +120,16 @@ pub struct NatsSource {
 /// Connects to NATS with the profile's servers, auth and TLS (no subscription).
 pub async fn connect_client(profile: &ConnectionProfile) -> Result<Client, SourceError> {
     connect_with(profile, Initial::FailFast, None).await
+}
+
+/// Connects like [`connect_client`] and keeps `status` up to date with the connection's state
+/// (the gateway tells its clients when NATS reconnects).
+pub async fn connect_reporting(
+    profile: &ConnectionProfile,
+    initial: Initial,
+    status: watch::Sender<SourceStatus>,
+) -> Result<Client, SourceError> {
+    connect_with(profile, initial, Some((Arc::default(), status))).await
 }
 
 async fn connect_with(
@@ -280,6 +298,7 @@ impl NatsSource {
             subjects: patterns.iter().map(|p| p.to_string()).collect(),
             reason: None,
             reconnects: 0,
+            gateway: None,
         });
         let client =
             connect_with(profile, initial, Some((counters.clone(), status.clone()))).await?;

@@ -90,6 +90,47 @@ pub struct SourceStatus {
     pub reason: Option<String>,
     /// Times the connection was lost and re-established.
     pub reconnects: u32,
+    /// What the gateway said, when the source is a gateway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub gateway: Option<GatewayStatus>,
+}
+
+/// A gateway source's view of its connection: who the token says it is, what it may watch,
+/// what it missed and what the gateway refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export, export_to = "GatewayStatus.ts")]
+pub struct GatewayStatus {
+    /// The token's user id (`welcome.sub`), empty before the first welcome.
+    pub sub: String,
+    /// The organizations the token allows (`welcome.orgs`); `*` means every organization.
+    pub orgs: Vec<String>,
+    /// Events the gateway dropped for this client because it fell behind (sum of `lagged`).
+    #[ts(type = "number")]
+    pub missed: u64,
+    /// Interruptions of the stream: reconnections and `lagged` frames.
+    pub gaps: u32,
+    /// The most recent interruption.
+    pub last_gap: Option<StreamGap>,
+    /// The gateway's `error` frames, oldest first, at most the last 10.
+    pub errors: Vec<String>,
+}
+
+/// A stretch of time in which events may have been missed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export, export_to = "StreamGap.ts")]
+pub struct StreamGap {
+    /// Start and end, milliseconds since the Unix epoch (equal for a `lagged` frame).
+    #[ts(type = "number")]
+    pub from_ms: i64,
+    #[ts(type = "number")]
+    pub to_ms: i64,
+    /// Events missed, when known (a `lagged` frame says; a reconnection cannot).
+    #[ts(type = "number | null")]
+    pub missed: Option<u64>,
+    pub reason: String,
 }
 
 /// Counters of the live stream, sent with every batch.
@@ -299,6 +340,23 @@ pub struct ConnectionProfile {
     pub subjects: Vec<String>,
     pub auth: NatsAuth,
     pub tls: TlsSettings,
+    /// Set for a profile of kind "gateway": events come through the platform's WebSocket
+    /// gateway, `subjects` are the topics subscribed to, and `servers`, `auth` and `tls` are
+    /// unused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub gateway: Option<GatewayTarget>,
+}
+
+/// Where a gateway profile connects. The token is a secret, kept like NATS secrets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export, export_to = "GatewayTarget.ts")]
+pub struct GatewayTarget {
+    /// `ws://host:port/ws` or `wss://...`.
+    pub url: String,
+    /// The JWT the gateway checks.
+    pub token: String,
 }
 
 impl Default for ConnectionProfile {
@@ -308,6 +366,7 @@ impl Default for ConnectionProfile {
             subjects: vec!["events.>".to_string()],
             auth: NatsAuth::None,
             tls: TlsSettings::default(),
+            gateway: None,
         }
     }
 }

@@ -1,0 +1,213 @@
+//! `eventscope-gateway`: flags, the JWT secret, logging and signals around
+//! [`eventscope_gateway::Gateway`].
+//!
+//! The secret comes from `EVENTSCOPE_JWT_SECRET` or `--jwt-secret-file`, never from an argument
+//! (arguments are visible to every user of the machine). The first line on stdout is
+//! `listening on ADDR:PORT`, so a caller that asked for port 0 learns the port.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use eventscope_core::gateway::protocol;
+use eventscope_core::wire::{ConnectionProfile, NatsAuth, TlsSettings};
+use eventscope_gateway::{Config, Limits};
+
+const SECRET_ENV: &str = "EVENTSCOPE_JWT_SECRET";
+
+#[derive(Parser)]
+#[command(
+    name = "eventscope-gateway",
+    version,
+    about = "The platform's real-time WebSocket gateway over NATS"
+)]
+struct Args {
+    /// NATS server URL (comma-separated for several)
+    #[arg(long, value_name = "URL", default_value = eventscope_core::DEFAULT_NATS_URL)]
+    nats_url: String,
+    /// Address to listen on (port 0 picks a free port)
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8787")]
+    listen: SocketAddr,
+    /// File holding the HS256 secret tokens are signed with (instead of EVENTSCOPE_JWT_SECRET)
+    #[arg(long, value_name = "PATH")]
+    jwt_secret_file: Option<PathBuf>,
+    /// Seconds between pings; a client silent for two intervals is closed (4008)
+    #[arg(long, value_name = "SECS", default_value_t = protocol::DEFAULT_HEARTBEAT_SECS)]
+    heartbeat_secs: u64,
+    /// Subscriptions one connection may hold
+    #[arg(long, value_name = "N", default_value_t = protocol::DEFAULT_MAX_SUBSCRIPTIONS)]
+    max_subscriptions: usize,
+    /// Largest client frame in bytes
+    #[arg(long, value_name = "BYTES", default_value_t = protocol::DEFAULT_MAX_FRAME_BYTES)]
+    max_frame_bytes: usize,
+    /// Events queued per client before it counts as lagging
+    #[arg(long, value_name = "N", default_value_t = protocol::DEFAULT_SEND_QUEUE)]
+    send_queue: usize,
+    /// Events a lagging client may miss in a row before it is disconnected (4009)
+    #[arg(long, value_name = "N", default_value_t = protocol::DEFAULT_MAX_MISSED)]
+    max_missed: u64,
+    /// NATS user (the password comes from EVENTSCOPE_NATS_PASSWORD)
+    #[arg(long, value_name = "USER")]
+    nats_user: Option<String>,
+    /// Authenticate to NATS with the token in EVENTSCOPE_NATS_TOKEN
+    #[arg(long)]
+    nats_token_env: bool,
+    /// File holding an NKey seed to authenticate to NATS with
+    #[arg(long, value_name = "PATH")]
+    nats_nkey_file: Option<PathBuf>,
+    /// NATS credentials file (.creds)
+    #[arg(long, value_name = "PATH")]
+    nats_creds: Option<String>,
+    /// CA certificate to trust for NATS TLS
+    #[arg(long, value_name = "PATH")]
+    tls_ca: Option<String>,
+    /// Client certificate for NATS TLS (with --tls-key)
+    #[arg(long, value_name = "PATH")]
+    tls_cert: Option<String>,
+    /// Client key for NATS TLS (with --tls-cert)
+    #[arg(long, value_name = "PATH")]
+    tls_key: Option<String>,
+    /// Require TLS to NATS even for nats:// URLs
+    #[arg(long)]
+    tls_required: bool,
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("EVENTSCOPE_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")
+        .and_then(|rt| rt.block_on(run(Args::parse())));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<()> {
+    let config = config(&args)?;
+    let gateway = eventscope_gateway::Gateway::connect(config)
+        .await
+        .context("cannot start the gateway")?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "listening on {addr}").context("cannot write to stdout")?;
+    stdout.flush().context("cannot write to stdout")?;
+    tracing::info!(%addr, nats = %args.nats_url, "gateway started");
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        let _ = stop.send(true);
+    });
+    gateway
+        .serve(listener, shutdown)
+        .await
+        .context("the gateway stopped")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+fn config(args: &Args) -> Result<Config> {
+    let jwt_secret = match &args.jwt_secret_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            text.trim_end_matches(['\n', '\r']).as_bytes().to_vec()
+        }
+        None => std::env::var(SECRET_ENV)
+            .map(String::into_bytes)
+            .unwrap_or_default(),
+    };
+    if jwt_secret.is_empty() {
+        bail!("no JWT secret: set {SECRET_ENV} or give --jwt-secret-file");
+    }
+    if args.heartbeat_secs == 0 {
+        bail!("invalid --heartbeat-secs 0: expected at least 1");
+    }
+    let env_secret = |name: &str| std::env::var(name).with_context(|| format!("{name} is not set"));
+    let auth = if let Some(user) = &args.nats_user {
+        NatsAuth::UserPassword {
+            user: user.clone(),
+            password: env_secret("EVENTSCOPE_NATS_PASSWORD")?,
+        }
+    } else if args.nats_token_env {
+        NatsAuth::Token {
+            token: env_secret("EVENTSCOPE_NATS_TOKEN")?,
+        }
+    } else if let Some(path) = &args.nats_nkey_file {
+        NatsAuth::NKey {
+            seed: std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?
+                .trim()
+                .to_string(),
+        }
+    } else if let Some(path) = &args.nats_creds {
+        NatsAuth::CredsFile { path: path.clone() }
+    } else {
+        NatsAuth::None
+    };
+    Ok(Config {
+        nats: ConnectionProfile {
+            servers: args
+                .nats_url
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            subjects: Vec::new(),
+            auth,
+            tls: TlsSettings {
+                required: args.tls_required,
+                ca_file: args.tls_ca.clone(),
+                cert_file: args.tls_cert.clone(),
+                key_file: args.tls_key.clone(),
+            },
+            ..ConnectionProfile::default()
+        },
+        jwt_secret,
+        heartbeat: Duration::from_secs(args.heartbeat_secs),
+        limits: Limits {
+            max_subscriptions: args.max_subscriptions,
+            max_frame_bytes: args.max_frame_bytes,
+            send_queue: args.send_queue,
+            max_missed: args.max_missed,
+        },
+    })
+}
