@@ -272,9 +272,9 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 
 async fn tail(args: TailArgs) -> Result<()> {
     let filter = args.filter.as_deref().map(Filter::parse).transpose()?;
-    let mut sieve = filter.map(Sieve::new);
+    let sieve = filter.map(Sieve::new);
     if let Some(path) = &args.from_file {
-        return tail_file(path, &args, sieve.as_mut());
+        return tail_file(path, Printer::new(&args, sieve));
     }
     let mut subjects = args.subjects.clone();
     // Only the default subscription is narrowed: it holds every event the filter can match,
@@ -291,25 +291,26 @@ async fn tail(args: TailArgs) -> Result<()> {
         .iter()
         .map(|s| TopicPattern::parse(s).context("invalid --subject"))
         .collect::<Result<Vec<_>>>()?;
+    let mut printer = Printer::new(&args, sieve);
     if let Some(url) = &args.gateway {
-        return tail_gateway(url, &patterns, &args, sieve.as_mut()).await;
+        return tail_gateway(url, &patterns, &args, printer).await;
     }
-    let limit = args.count.unwrap_or(u64::MAX);
     let client = connect(&args.server.nats_url).await?;
     let mut subscriptions = Vec::with_capacity(patterns.len());
-    for pattern in &patterns {
+    for (index, pattern) in patterns.iter().enumerate() {
         let subscription = client
             .subscribe(pattern.as_str().to_string())
             .await
             .with_context(|| format!("cannot subscribe to {pattern}"))?;
-        subscriptions.push(subscription);
+        subscriptions.push(subscription.map(move |m| (index, m)).boxed());
     }
     let mut messages = futures::stream::select_all(subscriptions);
-    let mut out = BufWriter::with_capacity(1 << 16, io::stdout());
-    let mut line = Vec::with_capacity(1024);
-    let mut seen = 0;
-    while seen < limit {
-        let Some(mut message) = messages.next().await else {
+    // Overlapping patterns (`events.org_1.>`, `events.*.apps.>`) both deliver a message that
+    // matches both: it is printed once, from the first pattern that selects it.
+    let duplicate =
+        |index: usize, subject: &str| patterns[..index].iter().any(|p| p.matches(subject));
+    while !printer.done() {
+        let Some((mut index, mut message)) = messages.next().await else {
             bail!(
                 "the subscription ended: the connection to {} is closed",
                 args.server.nats_url
@@ -317,27 +318,17 @@ async fn tail(args: TailArgs) -> Result<()> {
         };
         // Whatever else has already arrived goes out with it in one write and one flush.
         loop {
-            let (subject, body) = (message.subject.as_str(), message.payload.as_ref());
-            let now = Utc::now();
-            if sieve.as_mut().is_none_or(|s| s.keeps(subject, body, now)) {
-                line.clear();
-                if args.json {
-                    json_line(subject, body, &mut line);
-                } else {
-                    text_line(subject, body, now, &mut line);
-                }
-                out.write_all(&line).context("cannot write to stdout")?;
-                seen += 1;
-                if seen >= limit {
-                    break;
-                }
+            if !duplicate(index, message.subject.as_str())
+                && printer.print(message.subject.as_str(), &message.payload)?
+            {
+                break;
             }
             match messages.next().now_or_never() {
-                Some(Some(next)) => message = next,
+                Some(Some((i, next))) => (index, message) = (i, next),
                 Some(None) | None => break,
             }
         }
-        out.flush().context("cannot write to stdout")?;
+        printer.flush()?;
     }
     Ok(())
 }
@@ -348,7 +339,7 @@ async fn tail_gateway(
     url: &str,
     patterns: &[TopicPattern],
     args: &TailArgs,
-    mut sieve: Option<&mut Sieve>,
+    mut printer: Printer,
 ) -> Result<()> {
     use eventscope_core::gateway::client::GatewaySource;
     use eventscope_core::source::{Initial, SourceCounters};
@@ -382,11 +373,7 @@ async fn tail_gateway(
         status_tx,
     )
     .await?;
-    let limit = args.count.unwrap_or(u64::MAX);
-    let mut out = BufWriter::with_capacity(1 << 16, io::stdout());
-    let mut line = Vec::with_capacity(1024);
-    let mut seen = 0;
-    while seen < limit {
+    while !printer.done() {
         let batch = tokio::select! {
             batch = source.next_batch() => batch,
             changed = status.changed() => {
@@ -408,23 +395,11 @@ async fn tail_gateway(
             bail!("the connection to the gateway {url} ended");
         };
         for message in &batch {
-            let (subject, body) = (message.subject.as_str(), message.body.as_slice());
-            let now = Utc::now();
-            if sieve.as_mut().is_none_or(|s| s.keeps(subject, body, now)) {
-                line.clear();
-                if args.json {
-                    json_line(subject, body, &mut line);
-                } else {
-                    text_line(subject, body, now, &mut line);
-                }
-                out.write_all(&line).context("cannot write to stdout")?;
-                seen += 1;
-                if seen >= limit {
-                    break;
-                }
+            if printer.print(&message.subject, &message.body)? {
+                break;
             }
         }
-        out.flush().context("cannot write to stdout")?;
+        printer.flush()?;
     }
     Ok(())
 }
@@ -467,7 +442,7 @@ impl Sieve {
 
 /// `tail --from-file`: the events of an NDJSON file, in file order, as `tail` would print them
 /// had they come from the bus.
-fn tail_file(path: &str, args: &TailArgs, mut sieve: Option<&mut Sieve>) -> Result<()> {
+fn tail_file(path: &str, mut printer: Printer) -> Result<()> {
     use std::io::BufRead;
     let (name, mut input): (&str, Box<dyn BufRead>) = if path == "-" {
         ("stdin", Box::new(io::stdin().lock()))
@@ -475,11 +450,8 @@ fn tail_file(path: &str, args: &TailArgs, mut sieve: Option<&mut Sieve>) -> Resu
         let file = std::fs::File::open(path).with_context(|| format!("cannot read {path}"))?;
         (path, Box::new(io::BufReader::with_capacity(1 << 16, file)))
     };
-    let limit = args.count.unwrap_or(u64::MAX);
-    let mut out = BufWriter::with_capacity(1 << 16, io::stdout());
-    let (mut raw, mut line) = (Vec::with_capacity(1024), Vec::with_capacity(1024));
-    let mut seen = 0;
-    while seen < limit {
+    let mut raw = Vec::with_capacity(1024);
+    while !printer.done() {
         raw.clear();
         let read = input
             .read_until(b'\n', &mut raw)
@@ -494,20 +466,63 @@ fn tail_file(path: &str, args: &TailArgs, mut sieve: Option<&mut Sieve>) -> Resu
             continue;
         }
         let (subject, body) = file_event(&raw);
-        let now = Utc::now();
-        if sieve.as_mut().is_none_or(|s| s.keeps(&subject, &body, now)) {
-            line.clear();
-            if args.json {
-                json_line(&subject, &body, &mut line);
-            } else {
-                text_line(&subject, &body, now, &mut line);
-            }
-            out.write_all(&line).context("cannot write to stdout")?;
-            seen += 1;
+        printer.print(&subject, &body)?;
+    }
+    printer.flush()
+}
+
+/// Writes the lines of the events `tail` keeps (all, or those its filter selects), up to
+/// `--count`, as text or `--json`; buffered, flushed by the caller after each burst.
+struct Printer {
+    out: BufWriter<io::Stdout>,
+    line: Vec<u8>,
+    json: bool,
+    sieve: Option<Sieve>,
+    seen: u64,
+    limit: u64,
+}
+
+impl Printer {
+    fn new(args: &TailArgs, sieve: Option<Sieve>) -> Printer {
+        Printer {
+            out: BufWriter::with_capacity(1 << 16, io::stdout()),
+            line: Vec::with_capacity(1024),
+            json: args.json,
+            sieve,
+            seen: 0,
+            limit: args.count.unwrap_or(u64::MAX),
         }
     }
-    out.flush().context("cannot write to stdout")?;
-    Ok(())
+
+    /// Prints the event if the filter keeps it; true once `--count` events are printed.
+    fn print(&mut self, subject: &str, body: &[u8]) -> Result<bool> {
+        let now = Utc::now();
+        if self
+            .sieve
+            .as_mut()
+            .is_none_or(|s| s.keeps(subject, body, now))
+        {
+            self.line.clear();
+            if self.json {
+                json_line(subject, body, &mut self.line);
+            } else {
+                text_line(subject, body, now, &mut self.line);
+            }
+            self.out
+                .write_all(&self.line)
+                .context("cannot write to stdout")?;
+            self.seen += 1;
+        }
+        Ok(self.done())
+    }
+
+    fn done(&self) -> bool {
+        self.seen >= self.limit
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.out.flush().context("cannot write to stdout")
+    }
 }
 
 /// The subject and body of one line of a file: an envelope goes on the subject it would be

@@ -742,3 +742,43 @@ async fn tail_filter_narrows_the_subscription_and_applies_the_query() {
     check(&output, 0, "");
     assert_eq!(output_ids(&output), ["e3", "e4"]);
 }
+
+#[tokio::test]
+async fn overlapping_subjects_print_each_event_once() {
+    let server = NatsServer::start();
+    // `org:org_1 OR source:apps` narrows to two overlapping subscriptions.
+    let tail = start_tail(
+        &server,
+        &[
+            "--json",
+            "--count",
+            "3",
+            "--filter",
+            "org:org_1 OR source:apps",
+        ],
+        2,
+    );
+    let client = async_nats::connect(server.url()).await.unwrap();
+    let event = |org: &str, source: &str, id: &str| {
+        (
+            format!("events.{org}.{source}.x.created.r_1"),
+            format!(
+                r#"{{"id":"{id}","organizationId":"{org}","source":"{source}","resource":"x","resourceId":"r_1","eventName":"created","timestamp":"2026-01-01T09:30:15Z","payload":{{}}}}"#
+            ),
+        )
+    };
+    for (subject, body) in [
+        event("org_1", "apps", "both"),
+        event("org_2", "tasks", "neither"),
+        event("org_1", "tasks", "org"),
+        event("org_2", "apps", "apps"),
+    ] {
+        client.publish(subject, body.into()).await.unwrap();
+    }
+    client.flush().await.unwrap();
+    let output = finish(tail).await;
+    check(&output, 0, "");
+    let mut ids = output_ids(&output);
+    ids.sort();
+    assert_eq!(ids, ["apps", "both", "org"]);
+}

@@ -157,3 +157,29 @@ fn chrono_now_ms() -> i64 {
         .unwrap()
         .as_millis() as i64
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlapping_topics_store_each_event_once() {
+    let nats = NatsServer::start();
+    let gateway = Gateway::start(&nats, &[]);
+    let live = Live::new(StoreLimits::default());
+    let token = token_for(&["org_1"]);
+    // The second topic is inside the first: the gateway delivers its events on both.
+    live.connect(
+        &profile(
+            &gateway,
+            &token,
+            &["events.org_1.>", "events.org_1.tasks.>"],
+        ),
+        Initial::FailFast,
+    )
+    .await
+    .unwrap();
+    gateway.wait_metric("subscriptions", 2).await;
+    let nats_client = async_nats::connect(nats.url()).await.unwrap();
+    let messages: Vec<_> = (0..50).map(|n| envelope("org_1", n)).collect();
+    publish(&nats_client, &messages).await;
+    wait_until("the events", || live.store().next_seq() >= 50).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(live.store().next_seq(), 50, "an event was stored twice");
+}

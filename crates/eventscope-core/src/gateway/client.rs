@@ -359,7 +359,23 @@ impl Link {
                 _ => continue,
             };
             match ServerFrame::parse(&text) {
-                Ok(ServerFrame::Event { topic, body, .. }) => {
+                Ok(ServerFrame::Event {
+                    subscription,
+                    topic,
+                    body,
+                }) => {
+                    // Overlapping topics each deliver an event that matches both: keep it
+                    // from the first topic that selects it, as the NATS source does.
+                    let index = subscription
+                        .strip_prefix('s')
+                        .and_then(|n| n.parse::<usize>().ok())
+                        .map_or(0, |n| n.saturating_sub(1));
+                    if self.topics[..index.min(self.topics.len())]
+                        .iter()
+                        .any(|t| t.matches(&topic))
+                    {
+                        continue;
+                    }
                     let message = GatewayMessage {
                         subject: topic,
                         body: body.into_bytes(),
