@@ -659,7 +659,7 @@ const check = () => {
   const shown = count.textContent.includes('match') && count.dataset.count !== before
     && rows.length > 0 && rows.every(r => r.textContent.includes(expectRow));
   if (shown) done(performance.now() - t0);
-  else if (performance.now() - t0 > 20000) done(-1);
+  else if (performance.now() - t0 > 20000) done(`count ${count.textContent} (${count.dataset.count}, was ${before}); ${rows.length} rows, first: ${rows[0]?.textContent}`);
   else requestAnimationFrame(check);
 };
 requestAnimationFrame(check);
@@ -712,12 +712,13 @@ async fn filter_first_page() {
             let ms = app
                 .client_execute_async_args(APPLY_AND_TIME, vec![json!(query), json!(expect)])
                 .await;
-            let ms = ms.as_f64().unwrap();
-            assert!(ms >= 0.0, "{query}: the result never showed");
+            let ms = ms
+                .as_f64()
+                .unwrap_or_else(|| panic!("{query}: the result never showed: {ms}"));
             times.push(ms);
             let input = app.find("filter-input").await.unwrap();
             input.send_keys("\u{E00C}").await.unwrap();
-            app.wait_text_contains("match-count", "events").await;
+            app.wait_text("match-count", &HELD.to_string()).await;
         }
         println!("  {query:<40} {times:.0?}");
     }

@@ -7,6 +7,7 @@ import type { SavedViews } from "../bindings/SavedViews";
 import { DEFAULT_COLUMNS, normalizeColumns, toggleColumn, type ColumnKey } from "../columns";
 import { request } from "../ipc";
 import { toggleTerm } from "../query";
+import { stream } from "./stream.svelte";
 import { toasts } from "./toasts.svelte";
 
 /** Delay between the last key press and asking the core what the query means. */
@@ -77,6 +78,7 @@ export class FilterStore {
       if (token !== this.applyToken) return false;
       this.applied = applied;
       this.appliedText = text;
+      stream.adoptView(applied.view);
       this.check = { problem: null, subjects: applied.subjects };
       this.checkedText = text;
       if (applied.view.query && this.saved.history[0] !== applied.view.query) {

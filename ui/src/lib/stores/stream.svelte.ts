@@ -82,6 +82,12 @@ export class StreamStore {
 
     const old = this.view;
     const next = batch.view;
+    if (next.id < old.id) {
+      // A batch sent before the filter that was just adopted: its rows belong to the old view.
+      this.stats = batch.stats;
+      this.status = batch.status;
+      return;
+    }
     if (next.id !== old.id) {
       // A new filter: positions start over; a pause now counts from the new view's end.
       this.cache.clear();
@@ -98,6 +104,16 @@ export class StreamStore {
     if (batch.facets) this.facets = batch.facets;
     this.stats = batch.stats;
     this.status = batch.status;
+    this.version++;
+    if (this.wanted) void this.fetchMissing();
+  }
+
+  /** A filter was applied: show its view at once, without waiting for the next batch. */
+  adoptView(view: ViewInfo): void {
+    if (view.id <= this.view.id) return;
+    this.cache.clear();
+    if (this.follow.mode === "paused") this.follow = { mode: "paused", since: view.nextPos };
+    this.view = view;
     this.version++;
     if (this.wanted) void this.fetchMissing();
   }
