@@ -93,6 +93,22 @@ impl SpawnWithFd3 for Command {
 impl App {
     /// Launches the built app through tauri-driver, connected to `nats_url` by environment.
     pub async fn launch(nats_url: &str) -> App {
+        App::launch_with(&[], &[("EVENTSCOPE_NATS_URL", nats_url)]).await
+    }
+
+    /// Launches the built app watching the WebSocket gateway at `url` with `token` (given the
+    /// way a user must: by environment, never as an argument) and `topics`.
+    pub async fn launch_gateway(url: &str, token: &str, topics: &[&str]) -> App {
+        let mut args = vec!["--gateway-url".to_string(), url.to_string()];
+        for topic in topics {
+            args.extend(["--subject".to_string(), topic.to_string()]);
+        }
+        App::launch_with(&args, &[("EVENTSCOPE_GATEWAY_TOKEN", token)]).await
+    }
+
+    /// Launches the built app with command-line `args` and `env` (which tauri-driver passes on
+    /// to the app it starts).
+    pub async fn launch_with(args: &[String], env: &[(&str, &str)]) -> App {
         let (xvfb, display) = start_xvfb();
         let config = tempfile::tempdir().unwrap();
         let port = eventscope_testkit::free_port();
@@ -106,7 +122,7 @@ impl App {
             ])
             .args(["--native-driver", "/usr/bin/WebKitWebDriver"])
             .env("DISPLAY", &display)
-            .env("EVENTSCOPE_NATS_URL", nats_url)
+            .envs(env.iter().copied())
             .env("XDG_CONFIG_HOME", config.path())
             .env_remove("DBUS_SESSION_BUS_ADDRESS")
             // tauri-driver must be stopped with SIGTERM and have null stdio, or it orphans
@@ -123,7 +139,7 @@ impl App {
         }
         let caps = json!({
             "browserName": "wry",
-            "tauri:options": { "application": env!("CARGO_BIN_EXE_eventscope") },
+            "tauri:options": { "application": env!("CARGO_BIN_EXE_eventscope"), "args": args },
         });
         let caps = caps.as_object().unwrap().clone();
         let client = ClientBuilder::native()

@@ -724,3 +724,118 @@ async fn filter_first_page() {
     }
     app.close().await;
 }
+
+/// The real WebSocket gateway, in-process on an ephemeral port, against a testkit nats-server;
+/// stopped (clients closed with 1001) when dropped.
+struct Gateway {
+    url: String,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+const GATEWAY_SECRET: &[u8] = b"e2e gateway secret";
+
+impl Gateway {
+    async fn start(nats: &NatsServer) -> Gateway {
+        let config = eventscope_gateway::Config {
+            nats: eventscope_core::wire::ConnectionProfile {
+                servers: vec![nats.url()],
+                subjects: Vec::new(),
+                ..Default::default()
+            },
+            jwt_secret: GATEWAY_SECRET.to_vec(),
+            heartbeat: Duration::from_secs(20),
+            limits: eventscope_gateway::Limits::default(),
+        };
+        let gateway = eventscope_gateway::Gateway::connect(config)
+            .await
+            .expect("the gateway connects to nats");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("ws://{}/ws", listener.local_addr().unwrap());
+        let (stop, shutdown) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            if let Err(e) = gateway.serve(listener, shutdown).await {
+                panic!("the gateway stopped: {e}");
+            }
+        });
+        Gateway { url, stop }
+    }
+
+    /// A token for `orgs`, valid for an hour, signed like the platform's.
+    fn token(orgs: &[&str]) -> String {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        eventscope_core::gateway::auth::sign(
+            &eventscope_core::gateway::auth::Claims {
+                sub: "u_e2e".into(),
+                orgs: orgs.iter().map(|s| s.to_string()).collect(),
+                exp: now + 3600,
+            },
+            GATEWAY_SECRET,
+        )
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_gateway_an_org_token_shows_its_org_and_never_another() {
+    let server = NatsServer::start();
+    let gateway = Gateway::start(&server).await;
+    let token = Gateway::token(&["org_1"]);
+    // An org_1 token may only subscribe within org_1: a wildcard org would be refused.
+    let app = App::launch_gateway(&gateway.url, &token, &["events.org_1.>"]).await;
+    app.wait_connected().await;
+    app.wait_text_contains("connection-orgs", "token: org_1")
+        .await;
+    assert_eq!(app.text("connection-server").await, gateway.url);
+
+    // Interleaved, and the last one is org_1's: once it shows, every org_2 event published
+    // before it would have shown too.
+    let events: Vec<_> = (0..12)
+        .map(|i| {
+            let org = if i % 3 == 1 { "org_2" } else { "org_1" };
+            envelope(&format!("gw_{i}"), org, json!({"n": i}))
+        })
+        .collect();
+    publish(&server, &events).await;
+    app.wait_row("gw_11").await;
+    let mut shown = shown_ids(&app).await;
+    shown.sort();
+    let mut expected: Vec<String> = (0..12)
+        .filter(|i| i % 3 != 1)
+        .map(|i| format!("gw_{i}"))
+        .collect();
+    expected.sort();
+    assert_eq!(shown, expected, "org_1's events and none of org_2's");
+
+    // The token never reaches the page, and the dialog offers the gateway profile with its
+    // token field masked and blank.
+    let page = app
+        .script("return document.documentElement.outerHTML + document.body.innerText")
+        .await;
+    assert!(
+        !page.as_str().unwrap().contains(&token),
+        "the token reached the page"
+    );
+    app.click("connect-button").await;
+    let dialog = app
+        .script(
+            "const v = (id) => document.querySelector(`[data-testid=${id}]`); \
+             return [v('conn-kind').value, v('conn-gateway-url').value, \
+                     v('conn-gateway-token').value, v('conn-gateway-token').type, \
+                     v('conn-servers') === null]",
+        )
+        .await;
+    assert_eq!(
+        dialog,
+        json!(["gateway", gateway.url, "", "password", true]),
+        "kind, url, token, token field type, NATS fields hidden"
+    );
+    app.close().await;
+}

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use thiserror::Error;
 
-use crate::wire::{ConnectionProfile, NatsAuth, SavedConnection, SecretStorage};
+use crate::wire::{ConnectionProfile, GatewayTarget, NatsAuth, SavedConnection, SecretStorage};
 
 const KEYRING_SERVICE: &str = "eventscope";
 const KEYRING_USER: &str = "last-connection";
@@ -189,13 +189,36 @@ fn keyring_available() -> bool {
     }
 }
 
-/// Launch options that override the remembered connection: `--nats-url URL`, `--subject PATTERN`
-/// (repeatable), and the environment variables `EVENTSCOPE_NATS_URL`, `EVENTSCOPE_SUBJECTS`
-/// (comma-separated). Arguments win over the environment.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Launch options that override the remembered connection: `--nats-url URL`, `--gateway-url URL`,
+/// `--subject PATTERN` (repeatable), and the environment variables `EVENTSCOPE_NATS_URL`,
+/// `EVENTSCOPE_GATEWAY_URL`, `EVENTSCOPE_GATEWAY_TOKEN`, `EVENTSCOPE_SUBJECTS` (comma-separated).
+/// Arguments win over the environment; a URL argument of either kind makes both URL variables
+/// moot, so `--nats-url` is never overruled by a gateway URL left in the environment.
+///
+/// The gateway token comes only from `EVENTSCOPE_GATEWAY_TOKEN`: an argument would show in
+/// `ps` and shell history.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct LaunchOptions {
     pub nats_url: Option<String>,
+    /// Makes the launched profile a gateway profile (it wins over `nats_url` when both are given).
+    pub gateway_url: Option<String>,
+    pub gateway_token: Option<String>,
     pub subjects: Vec<String>,
+}
+
+// By hand so that the token never reaches a log line through `{:?}`.
+impl std::fmt::Debug for LaunchOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LaunchOptions")
+            .field("nats_url", &self.nats_url)
+            .field("gateway_url", &self.gateway_url)
+            .field(
+                "gateway_token",
+                &self.gateway_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("subjects", &self.subjects)
+            .finish()
+    }
 }
 
 impl LaunchOptions {
@@ -213,13 +236,17 @@ impl LaunchOptions {
             let mut value = || inline.clone().or_else(|| args.next());
             match flag.as_str() {
                 "--nats-url" => out.nats_url = value(),
+                "--gateway-url" => out.gateway_url = value(),
                 "--subject" => out.subjects.extend(value()),
                 _ => {}
             }
         }
-        if out.nats_url.is_none() {
-            out.nats_url = env("EVENTSCOPE_NATS_URL").filter(|s| !s.trim().is_empty());
+        let env = |name: &str| env(name).filter(|s| !s.trim().is_empty());
+        if out.nats_url.is_none() && out.gateway_url.is_none() {
+            out.nats_url = env("EVENTSCOPE_NATS_URL");
+            out.gateway_url = env("EVENTSCOPE_GATEWAY_URL");
         }
+        out.gateway_token = env("EVENTSCOPE_GATEWAY_TOKEN");
         if out.subjects.is_empty() {
             if let Some(list) = env("EVENTSCOPE_SUBJECTS") {
                 out.subjects = list
@@ -234,10 +261,15 @@ impl LaunchOptions {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.nats_url.is_none() && self.subjects.is_empty()
+        self.nats_url.is_none()
+            && self.gateway_url.is_none()
+            && self.gateway_token.is_none()
+            && self.subjects.is_empty()
     }
 
-    /// `profile` with the overrides applied.
+    /// `profile` with the overrides applied. A gateway URL makes it a gateway profile (keeping the
+    /// remembered token unless the environment gives one); a NATS URL alone makes it a NATS
+    /// profile; a token alone replaces the token of a remembered gateway profile.
     pub fn apply(&self, mut profile: ConnectionProfile) -> ConnectionProfile {
         if let Some(url) = &self.nats_url {
             profile.servers = url
@@ -245,6 +277,19 @@ impl LaunchOptions {
                 .map(|s| s.trim().to_string())
                 .filter(|s| !s.is_empty())
                 .collect();
+            if self.gateway_url.is_none() {
+                profile.gateway = None;
+            }
+        }
+        if let Some(url) = &self.gateway_url {
+            let token = profile.gateway.take().map(|g| g.token).unwrap_or_default();
+            profile.gateway = Some(GatewayTarget {
+                url: url.trim().to_string(),
+                token,
+            });
+        }
+        if let (Some(gateway), Some(token)) = (&mut profile.gateway, &self.gateway_token) {
+            gateway.token = token.clone();
         }
         if !self.subjects.is_empty() {
             profile.subjects = self.subjects.clone();
@@ -288,6 +333,7 @@ mod tests {
             LaunchOptions {
                 nats_url: Some("nats://h:1".into()),
                 subjects: vec!["events.a.>".into(), "events.b.>".into()],
+                ..LaunchOptions::default()
             },
         );
         check(
@@ -299,8 +345,155 @@ mod tests {
             LaunchOptions {
                 nats_url: Some("nats://env:2".into()),
                 subjects: vec!["events.a.>".into(), "events.b.>".into()],
+                ..LaunchOptions::default()
             },
         );
+    }
+
+    #[test]
+    fn gateway_launch_options() {
+        // The URL from an argument or the environment, the token only from the environment.
+        check(
+            &[
+                "--gateway-url",
+                "ws://gw:8787/ws",
+                "--subject",
+                "events.org_1.>",
+            ],
+            &[("EVENTSCOPE_GATEWAY_TOKEN", "eyJ.jwt")],
+            LaunchOptions {
+                gateway_url: Some("ws://gw:8787/ws".into()),
+                gateway_token: Some("eyJ.jwt".into()),
+                subjects: vec!["events.org_1.>".into()],
+                ..LaunchOptions::default()
+            },
+        );
+        check(
+            &[],
+            &[
+                ("EVENTSCOPE_GATEWAY_URL", "ws://env:8787/ws"),
+                ("EVENTSCOPE_GATEWAY_TOKEN", "eyJ.jwt"),
+                ("EVENTSCOPE_SUBJECTS", "events.org_1.>,events.org_2.>"),
+            ],
+            LaunchOptions {
+                gateway_url: Some("ws://env:8787/ws".into()),
+                gateway_token: Some("eyJ.jwt".into()),
+                subjects: vec!["events.org_1.>".into(), "events.org_2.>".into()],
+                ..LaunchOptions::default()
+            },
+        );
+        // There is no token argument: it would show in `ps` and in shell history.
+        check(
+            &["--gateway-token", "eyJ.leaked", "--gateway-url=ws://gw/ws"],
+            &[],
+            LaunchOptions {
+                gateway_url: Some("ws://gw/ws".into()),
+                ..LaunchOptions::default()
+            },
+        );
+        // A URL argument of either kind wins over both URL variables.
+        check(
+            &["--nats-url", "nats://h:1"],
+            &[
+                ("EVENTSCOPE_GATEWAY_URL", "ws://env:8787/ws"),
+                ("EVENTSCOPE_NATS_URL", "nats://env:2"),
+            ],
+            LaunchOptions {
+                nats_url: Some("nats://h:1".into()),
+                ..LaunchOptions::default()
+            },
+        );
+        check(
+            &["--gateway-url", "ws://gw/ws"],
+            &[("EVENTSCOPE_NATS_URL", "nats://env:2")],
+            LaunchOptions {
+                gateway_url: Some("ws://gw/ws".into()),
+                ..LaunchOptions::default()
+            },
+        );
+        // Blank variables count as unset.
+        check(
+            &[],
+            &[
+                ("EVENTSCOPE_GATEWAY_URL", " "),
+                ("EVENTSCOPE_GATEWAY_TOKEN", ""),
+            ],
+            LaunchOptions::default(),
+        );
+    }
+
+    #[test]
+    fn the_token_never_shows_in_debug_output() {
+        let launch = LaunchOptions::parse(
+            ["--gateway-url".to_string(), "ws://gw/ws".to_string()],
+            |k| (k == "EVENTSCOPE_GATEWAY_TOKEN").then(|| "eyJ.secret.jwt".to_string()),
+        );
+        let shown = format!("{launch:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
+
+    fn gateway(url: &str, token: &str) -> Option<GatewayTarget> {
+        Some(GatewayTarget {
+            url: url.into(),
+            token: token.into(),
+        })
+    }
+
+    #[test]
+    fn launch_options_choose_the_source() {
+        let nats = ConnectionProfile {
+            auth: NatsAuth::Token {
+                token: "nats-secret".into(),
+            },
+            ..ConnectionProfile::default()
+        };
+        let remembered_gateway = ConnectionProfile {
+            gateway: gateway("ws://old/ws", "remembered.jwt"),
+            subjects: vec!["events.org_9.>".into()],
+            ..ConnectionProfile::default()
+        };
+        let launch = |url: Option<&str>, token: Option<&str>, subjects: &[&str]| LaunchOptions {
+            gateway_url: url.map(String::from),
+            gateway_token: token.map(String::from),
+            subjects: subjects.iter().map(|s| s.to_string()).collect(),
+            ..LaunchOptions::default()
+        };
+
+        // A gateway URL turns a NATS profile into a gateway one; the NATS secret is not reused.
+        let got =
+            launch(Some("ws://gw/ws"), Some("eyJ.jwt"), &["events.org_1.>"]).apply(nats.clone());
+        assert_eq!(got.gateway, gateway("ws://gw/ws", "eyJ.jwt"));
+        assert_eq!(got.subjects, vec!["events.org_1.>".to_string()]);
+        let got = launch(Some("ws://gw/ws"), None, &[]).apply(nats.clone());
+        assert_eq!(got.gateway, gateway("ws://gw/ws", ""));
+
+        // On a remembered gateway profile the URL keeps the remembered token and topics...
+        let got = launch(Some("ws://gw/ws"), None, &[]).apply(remembered_gateway.clone());
+        assert_eq!(got.gateway, gateway("ws://gw/ws", "remembered.jwt"));
+        assert_eq!(got.subjects, vec!["events.org_9.>".to_string()]);
+        // ...and a token alone replaces the remembered one.
+        let got = launch(None, Some("eyJ.new"), &[]).apply(remembered_gateway.clone());
+        assert_eq!(got.gateway, gateway("ws://old/ws", "eyJ.new"));
+        // A token alone leaves a NATS profile a NATS profile.
+        assert_eq!(launch(None, Some("eyJ.new"), &[]).apply(nats.clone()), nats);
+
+        // A NATS URL alone makes a remembered gateway profile a NATS one again.
+        let got = LaunchOptions {
+            nats_url: Some("nats://h:1".into()),
+            ..LaunchOptions::default()
+        }
+        .apply(remembered_gateway.clone());
+        assert_eq!(got.gateway, None);
+        assert_eq!(got.servers, vec!["nats://h:1".to_string()]);
+        // Both URLs: the gateway wins.
+        let got = LaunchOptions {
+            nats_url: Some("nats://h:1".into()),
+            gateway_url: Some("ws://gw/ws".into()),
+            ..LaunchOptions::default()
+        }
+        .apply(nats.clone());
+        assert_eq!(got.gateway, gateway("ws://gw/ws", ""));
     }
 
     #[test]

@@ -1,7 +1,7 @@
-// Specification of the connection dialog's form: prefill, secrets kept by the core, validation.
+// Specification of the connection dialog's form: prefill, secrets kept by the core, validation, both source kinds.
 import { describe, expect, it } from "vitest";
 import type { SavedConnection } from "./bindings/SavedConnection";
-import { emptyForm, formFromSaved, profileFromForm, splitList, storedSecretPlaceholder, type ConnectionForm } from "./connectionForm";
+import { DEFAULT_GATEWAY_URL, emptyForm, formFromSaved, profileFromForm, splitList, storedSecretPlaceholder, type ConnectionForm } from "./connectionForm";
 
 function check(actual: unknown, expected: unknown) {
   expect(actual).toEqual(expected);
@@ -23,7 +23,10 @@ const form = (over: Partial<ConnectionForm> = {}): ConnectionForm => ({ ...empty
 
 describe("prefill", () => {
   it("without a remembered connection: the local server and every event", () =>
-    check([form().servers, form().subjects, form().authKind], ["nats://127.0.0.1:4222", "events.>", "none"]));
+    check([form().kind, form().servers, form().subjects, form().authKind], ["nats", "nats://127.0.0.1:4222", "events.>", "none"]));
+
+  it("without a remembered connection, the gateway URL is the local gateway's", () =>
+    check([form().gatewayUrl, form().gatewayToken], ["ws://127.0.0.1:8787/ws", ""]));
 
   it("from the remembered connection: one server and one subject per line, user, TLS", () => {
     const f = formFromSaved(saved());
@@ -32,12 +35,37 @@ describe("prefill", () => {
   });
 });
 
+const savedGateway = (over: Partial<SavedConnection> = {}): SavedConnection =>
+  saved({
+    profile: {
+      servers: ["nats://a:4222"],
+      subjects: ["events.org_1.>"],
+      auth: { kind: "none" },
+      tls: { required: false, caFile: null, certFile: null, keyFile: null },
+      gateway: { url: "wss://gw.example:8787/ws", token: "" },
+    },
+    ...over,
+  });
+
+describe("prefill of a gateway profile", () => {
+  it("chooses the gateway kind, its URL and its topics; the token stays blank", () => {
+    const f = formFromSaved(savedGateway());
+    check([f.kind, f.gatewayUrl, f.gatewayToken, f.subjects], ["gateway", "wss://gw.example:8787/ws", "", "events.org_1.>"]);
+  });
+
+  it("a NATS profile leaves the gateway URL at its default", () => check(formFromSaved(saved()).gatewayUrl, DEFAULT_GATEWAY_URL));
+});
+
 describe("secret placeholders", () => {
   it("say the secret is in the keyring", () => check(storedSecretPlaceholder(saved(), "userPassword"), "•••• stored in keyring"));
   it("say the secret is kept for this session without a keyring", () =>
     check(storedSecretPlaceholder(saved({ secretStorage: "session" }), "userPassword"), "•••• kept for this session"));
   it("are empty when no secret is held", () => check(storedSecretPlaceholder(saved({ hasSecret: false }), "userPassword"), ""));
   it("are empty for another auth method than the stored one", () => check(storedSecretPlaceholder(saved(), "token"), ""));
+  it("the gateway token's says where it is kept", () => check(storedSecretPlaceholder(savedGateway(), "gateway"), "•••• stored in keyring"));
+  it("a stored NATS secret is not a gateway token", () => check(storedSecretPlaceholder(saved(), "gateway"), ""));
+  it("a stored gateway token is not a NATS secret", () =>
+    check(storedSecretPlaceholder(savedGateway({ profile: { ...savedGateway().profile, auth: { kind: "token", token: "" } } }), "token"), ""));
 });
 
 describe("lists", () => {
@@ -97,4 +125,47 @@ describe("the profile sent to connect", () => {
     const r = profileFromForm(form({ tlsRequired: true, caFile: " /ca.pem ", certFile: "/c.pem", keyFile: "/k.pem" }), null);
     check(r.ok && r.profile.tls, { required: true, caFile: "/ca.pem", certFile: "/c.pem", keyFile: "/k.pem" });
   });
+});
+
+describe("the gateway profile sent to connect", () => {
+  const gw = (over: Partial<ConnectionForm> = {}) => form({ kind: "gateway", gatewayToken: "eyJ.jwt", subjects: "events.org_1.>", ...over });
+
+  it("carries the URL, the token and the subjects as topics; NATS auth and TLS are not sent", () =>
+    check(profileFromForm(gw({ gatewayUrl: " ws://gw:8787/ws " }), null), {
+      ok: true,
+      profile: {
+        servers: ["nats://127.0.0.1:4222"],
+        subjects: ["events.org_1.>"],
+        auth: { kind: "none" },
+        tls: { required: false, caFile: null, certFile: null, keyFile: null },
+        gateway: { url: "ws://gw:8787/ws", token: "eyJ.jwt" },
+      },
+    }));
+
+  it("hidden NATS fields do not block it", () =>
+    check(profileFromForm(gw({ servers: "", authKind: "userPassword", certFile: "/c.pem" }), null).ok, true));
+
+  it("needs a URL", () => check(profileFromForm(gw({ gatewayUrl: "  " }), null), { ok: false, error: "Give the gateway URL." }));
+
+  it("needs a ws:// or wss:// URL", () =>
+    check(profileFromForm(gw({ gatewayUrl: "http://gw:8787/ws" }), null), {
+      ok: false,
+      error: 'The gateway URL must start with ws:// or wss:// and contain no spaces: "http://gw:8787/ws".',
+    }));
+
+  it("needs a token when the core holds none", () =>
+    check(profileFromForm(gw({ gatewayToken: "" }), null), { ok: false, error: "Give the gateway token." }));
+
+  it("an empty token is sent empty when the core holds the gateway's (it then uses the stored one)", () => {
+    const r = profileFromForm({ ...formFromSaved(savedGateway()), gatewayToken: "" }, savedGateway());
+    check(r.ok && r.profile.gateway, { url: "wss://gw.example:8787/ws", token: "" });
+  });
+
+  it("an empty token is refused when the held secret is a NATS one", () =>
+    check(profileFromForm(gw({ gatewayToken: "" }), saved()), { ok: false, error: "Give the gateway token." }));
+
+  it("topics with spaces are refused as topics", () =>
+    check(profileFromForm(gw({ subjects: "events.org_1 .>" }), null), { ok: false, error: 'A topic cannot contain spaces: "events.org_1 .>".' }));
+
+  it("a NATS profile never carries a gateway", () => check("gateway" in (profileFromForm(form(), null) as { profile: object }).profile, false));
 });

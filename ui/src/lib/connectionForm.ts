@@ -1,9 +1,18 @@
-// The connection dialog's form model: filled from a SavedConnection, turned into a ConnectionProfile.
+// The connection dialog's form model: filled from a SavedConnection, turned into a ConnectionProfile
+// of either kind (NATS, or the platform's WebSocket gateway).
 import type { ConnectionProfile } from "./bindings/ConnectionProfile";
 import type { NatsAuth } from "./bindings/NatsAuth";
 import type { SavedConnection } from "./bindings/SavedConnection";
 
 export type AuthKind = NatsAuth["kind"];
+
+/** Where events come from: NATS directly, or the WebSocket gateway with an org-scoped token. */
+export type SourceKind = "nats" | "gateway";
+
+export const SOURCE_KINDS: ReadonlyArray<{ kind: SourceKind; label: string }> = [
+  { kind: "nats", label: "NATS" },
+  { kind: "gateway", label: "Gateway (WebSocket)" },
+];
 
 export const AUTH_KINDS: ReadonlyArray<{ kind: AuthKind; label: string }> = [
   { kind: "none", label: "None" },
@@ -15,8 +24,13 @@ export const AUTH_KINDS: ReadonlyArray<{ kind: AuthKind; label: string }> = [
 
 export const DEFAULT_SERVER = "nats://127.0.0.1:4222";
 export const DEFAULT_SUBJECT = "events.>";
+export const DEFAULT_GATEWAY_URL = "ws://127.0.0.1:8787/ws";
 
 export interface ConnectionForm {
+  kind: SourceKind;
+  gatewayUrl: string;
+  /** The gateway's JWT; blank means "keep the stored one" when the core holds it. */
+  gatewayToken: string;
   servers: string;
   subjects: string;
   authKind: AuthKind;
@@ -33,6 +47,9 @@ export interface ConnectionForm {
 
 export function emptyForm(): ConnectionForm {
   return {
+    kind: "nats",
+    gatewayUrl: DEFAULT_GATEWAY_URL,
+    gatewayToken: "",
     servers: DEFAULT_SERVER,
     subjects: DEFAULT_SUBJECT,
     authKind: "none",
@@ -53,6 +70,10 @@ export function formFromSaved(saved: SavedConnection | null): ConnectionForm {
   const form = emptyForm();
   if (!saved) return form;
   const p = saved.profile;
+  if (p.gateway) {
+    form.kind = "gateway";
+    if (p.gateway.url.trim() !== "") form.gatewayUrl = p.gateway.url;
+  }
   if (p.servers.length > 0) form.servers = p.servers.join("\n");
   if (p.subjects.length > 0) form.subjects = p.subjects.join("\n");
   form.authKind = p.auth.kind;
@@ -81,13 +102,19 @@ export function splitList(text: string, commas = true): string[] {
     .filter((s) => s !== "");
 }
 
-/** True when the secret field of `kind` may stay empty because the core holds the secret. */
-export function secretIsStored(saved: SavedConnection | null, kind: AuthKind): boolean {
-  return !!saved && saved.hasSecret && saved.profile.auth.kind === kind;
+/**
+ * True when the secret field of `kind` may stay empty because the core holds the secret. The core
+ * holds one secret, that of the remembered profile: a gateway profile's is its token, never a
+ * NATS secret, and the other way round.
+ */
+export function secretIsStored(saved: SavedConnection | null, kind: AuthKind | "gateway"): boolean {
+  if (!saved || !saved.hasSecret) return false;
+  if (kind === "gateway") return !!saved.profile.gateway;
+  return !saved.profile.gateway && saved.profile.auth.kind === kind;
 }
 
 /** Placeholder of a secret field whose secret the core holds, by where it keeps it. */
-export function storedSecretPlaceholder(saved: SavedConnection | null, kind: AuthKind): string {
+export function storedSecretPlaceholder(saved: SavedConnection | null, kind: AuthKind | "gateway"): string {
   if (!secretIsStored(saved, kind)) return "";
   return saved?.secretStorage === "session" ? "•••• kept for this session" : "•••• stored in keyring";
 }
@@ -98,12 +125,16 @@ const optional = (s: string) => (s.trim() === "" ? null : s.trim());
 
 /** Validates the form and builds the profile to send to `connect`. */
 export function profileFromForm(form: ConnectionForm, saved: SavedConnection | null): FormResult {
-  const servers = splitList(form.servers);
-  if (servers.length === 0) return { ok: false, error: "Give at least one server URL." };
   const subjects = splitList(form.subjects, false);
   if (subjects.length === 0) subjects.push(DEFAULT_SUBJECT);
   const bad = subjects.find((s) => /\s/.test(s));
-  if (bad !== undefined) return { ok: false, error: `A subject cannot contain spaces: "${bad}".` };
+  if (bad !== undefined) {
+    const what = form.kind === "gateway" ? "topic" : "subject";
+    return { ok: false, error: `A ${what} cannot contain spaces: "${bad}".` };
+  }
+  if (form.kind === "gateway") return gatewayProfile(form, subjects, saved);
+  const servers = splitList(form.servers);
+  if (servers.length === 0) return { ok: false, error: "Give at least one server URL." };
   const stored = secretIsStored(saved, form.authKind);
   let auth: NatsAuth;
   switch (form.authKind) {
@@ -140,6 +171,32 @@ export function profileFromForm(form: ConnectionForm, saved: SavedConnection | n
       subjects,
       auth,
       tls: { required: form.tlsRequired, caFile: optional(form.caFile), certFile, keyFile },
+    },
+  };
+}
+
+/**
+ * A gateway profile: URL, token and topics. The hidden NATS fields are not validated; the server
+ * list is kept (so switching back to NATS later finds it) but NATS auth and TLS are not, because
+ * the core remembers a single secret per profile and a gateway profile's is its token.
+ */
+function gatewayProfile(form: ConnectionForm, topics: string[], saved: SavedConnection | null): FormResult {
+  const url = form.gatewayUrl.trim();
+  if (url === "") return { ok: false, error: "Give the gateway URL." };
+  if (!/^wss?:\/\/\S+$/i.test(url)) {
+    return { ok: false, error: `The gateway URL must start with ws:// or wss:// and contain no spaces: "${url}".` };
+  }
+  const token = form.gatewayToken.trim();
+  if (token === "" && !secretIsStored(saved, "gateway")) return { ok: false, error: "Give the gateway token." };
+  const servers = splitList(form.servers);
+  return {
+    ok: true,
+    profile: {
+      servers: servers.length > 0 ? servers : [DEFAULT_SERVER],
+      subjects: topics,
+      auth: { kind: "none" },
+      tls: { required: false, caFile: null, certFile: null, keyFile: null },
+      gateway: { url, token },
     },
   };
 }

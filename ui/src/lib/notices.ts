@@ -1,5 +1,9 @@
-// Notices worth a toast, derived from two consecutive batches (connection changes, drops, gaps).
+// Notices worth a toast, derived from two consecutive batches (connection changes, drops, gaps,
+// and what a gateway source reports: lagged frames, reconnection gaps, error frames).
 import type { Batch } from "./bindings/Batch";
+import type { GatewayStatus } from "./bindings/GatewayStatus";
+import { formatClock, formatCount } from "./format";
+import { gapText } from "./status";
 
 export type NoticeTone = "info" | "warn" | "error";
 
@@ -43,7 +47,46 @@ export function noticesBetween(prev: Batch | null, next: Batch): Notice[] {
       });
     }
   }
+  out.push(...gatewayNotices(prev?.status.gateway ?? null, next.status.gateway ?? null));
   return out;
+}
+
+/** Gateway reports between two batches. A source change starts the gateway's counters afresh. */
+function gatewayNotices(prev: GatewayStatus | null, next: GatewayStatus | null): Notice[] {
+  if (!next) return [];
+  const out: Notice[] = [];
+  const missed = next.missed - (prev?.missed ?? 0);
+  const gaps = next.gaps - (prev?.gaps ?? 0);
+  if (missed > 0) {
+    const at = next.lastGap && next.lastGap.missed !== null ? ` at ${formatClock(next.lastGap.fromMs)}` : "";
+    out.push({
+      key: "gateway-lagged",
+      tone: "warn",
+      text: `The gateway dropped ${formatCount(missed)} event(s)${at}: this client fell behind (${formatCount(next.missed)} in total)`,
+    });
+  }
+  if (gaps > 0 && next.lastGap && next.lastGap.missed === null) {
+    // A gap without a missed count is a reconnection: how much was missed is unknowable.
+    out.push({ key: "gateway-gap", tone: "warn", text: `Gap in the stream, ${gapText(next.lastGap)}` });
+  }
+  const fresh = newEntries(prev?.errors ?? [], next.errors);
+  if (fresh.length > 0) {
+    const more = fresh.length > 1 ? ` (and ${fresh.length - 1} more)` : "";
+    out.push({ key: "gateway-error", tone: "error", text: `The gateway refused: ${fresh[fresh.length - 1]}${more}` });
+  }
+  return out;
+}
+
+/**
+ * The entries of `next` that `prev` did not have. Both are the same bounded list (oldest dropped
+ * first), so `next` starts with some suffix of `prev`; the longest such suffix is the overlap.
+ */
+export function newEntries(prev: readonly string[], next: readonly string[]): string[] {
+  for (let drop = 0; drop <= prev.length; drop++) {
+    const kept = prev.slice(drop);
+    if (kept.length <= next.length && kept.every((e, i) => next[i] === e)) return next.slice(kept.length);
+  }
+  return [...next];
 }
 
 /** Batches missed between two batch numbers (0 when consecutive or the stream restarted). */
