@@ -102,6 +102,7 @@ impl Live {
             shown: Mutex::new(Shown {
                 id: 0,
                 view: View::new(Filter::default()),
+                complete: true,
             }),
             counters: Mutex::new(Arc::default()),
             status,
@@ -231,24 +232,67 @@ impl Live {
 
     /// Applies a query to the held events and to those that arrive from now on. The previous
     /// view stays when the query is invalid.
-    pub fn set_filter(&self, query: &str) -> Result<FilterApplied, ParseError> {
+    ///
+    /// The newest matches come first: the view answers with the newest [`FIRST_PAGE`] matches
+    /// (or what [`FIRST_BUDGET`] finds), which is what a following table shows, and a thread
+    /// filters the older events in steps, then replaces the view by the complete one (a new
+    /// id). A million events take up to a second or two for free text; the first page does not
+    /// wait for them.
+    pub fn set_filter(self: &Arc<Self>, query: &str) -> Result<FilterApplied, ParseError> {
         let filter = Filter::parse(query)?;
         let subjects = filter.subjects();
         let highlights = filter.highlights();
-        let mut view = View::new(filter);
         let started = Instant::now();
-        let store = lock(&self.store);
-        view.refilter(&store, chrono::Utc::now().timestamp_millis());
-        let mut shown = lock(&self.shown);
-        shown.id += 1;
-        shown.view = view;
-        let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let (info, complete) = {
+            let store = lock(&self.store);
+            let view = View::newest_first(filter, &store, now_ms, FIRST_PAGE, FIRST_BUDGET);
+            let complete = view.is_complete(&store);
+            let mut shown = lock(&self.shown);
+            shown.id += 1;
+            shown.view = view;
+            shown.complete = complete;
+            (shown.info(), complete)
+        };
+        if !complete {
+            let live = Arc::clone(self);
+            let id = info.id;
+            std::thread::spawn(move || live.complete_view(id, now_ms));
+        }
         Ok(FilterApplied {
-            view: shown.info(),
+            view: info,
             subjects,
             highlights,
-            elapsed_ms,
+            elapsed_ms: started.elapsed().as_secs_f64() * 1e3,
         })
+    }
+
+    /// Filters the events older than the first page, newest first, a step at a time (the store
+    /// is locked per step only, so ingest and the table keep going), then completes view `id`
+    /// unless another filter replaced it meanwhile.
+    fn complete_view(&self, id: u64, now_ms: i64) {
+        const STEP: u64 = 256 * 1024;
+        let mut older: Vec<Vec<u64>> = Vec::new();
+        let mut end = u64::MAX;
+        loop {
+            let store = lock(&self.store);
+            let mut shown = lock(&self.shown);
+            if shown.id != id {
+                return;
+            }
+            let missing = shown.view.missing(&store);
+            end = end.min(missing.end);
+            if end <= missing.start {
+                let older = older.into_iter().rev().flatten().collect();
+                shown.view.prepend(&store, older);
+                shown.id += 1;
+                shown.complete = true;
+                return;
+            }
+            let start = end.saturating_sub(STEP).max(missing.start);
+            older.push(shown.view.matches_in(&store, start..end, now_ms));
+            end = start;
+        }
     }
 
     /// The view the table shows now.
@@ -300,10 +344,17 @@ impl Drop for Live {
     }
 }
 
+/// Matches a new filter shows before it has looked at every held event.
+pub const FIRST_PAGE: usize = 200;
+/// Time the first page may take; the rest follows in the background.
+pub const FIRST_BUDGET: Duration = Duration::from_millis(60);
+
 /// The view the table shows and its id.
 struct Shown {
     id: u64,
     view: View,
+    /// Every held event has been evaluated (see [`Live::set_filter`]).
+    complete: bool,
 }
 
 impl Shown {
@@ -313,6 +364,7 @@ impl Shown {
             query: self.view.filter().to_string(),
             first_pos: self.view.first_pos(),
             next_pos: self.view.next_pos(),
+            complete: self.complete,
         }
     }
 }

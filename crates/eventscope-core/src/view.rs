@@ -50,6 +50,75 @@ impl View {
         &self.filter
     }
 
+    /// The newest matches first: evaluates held events from the newest back, in blocks, until
+    /// `page` matches are found or `budget` has passed, and returns a view of only the events
+    /// scanned (as if the store began there). [`View::complete`] later adds the older ones.
+    /// This is what lets a new result show at once: the table follows the newest rows.
+    pub fn newest_first(
+        filter: Filter,
+        store: &EventStore,
+        now_ms: i64,
+        page: usize,
+        budget: std::time::Duration,
+    ) -> View {
+        const BLOCK: u64 = 16 * 1024;
+        if filter.is_empty() {
+            let mut view = View::new(filter);
+            view.refilter(store, now_ms);
+            return view;
+        }
+        let started = std::time::Instant::now();
+        let end = store.next_seq();
+        let mut from = end;
+        let mut found: Vec<Vec<u64>> = Vec::new();
+        let mut count = 0;
+        while from > store.first_seq() && count < page && started.elapsed() < budget {
+            let start = from.saturating_sub(BLOCK).max(store.first_seq());
+            let block = matching_in(&filter, store, start..from, now_ms);
+            count += block.len();
+            found.push(block);
+            from = start;
+        }
+        View {
+            filter,
+            first: from,
+            end,
+            seqs: Some(found.into_iter().rev().flatten().collect()),
+            trimmed: 0,
+        }
+    }
+
+    /// The range of held events not evaluated yet (older than those seen), empty when complete.
+    pub fn missing(&self, store: &EventStore) -> Range<u64> {
+        match self.seqs {
+            Some(_) => store.first_seq()..self.first.max(store.first_seq()),
+            None => 0..0,
+        }
+    }
+
+    /// Puts `older`, the matches of [`View::missing`] evaluated meanwhile, in front. Positions
+    /// start over (the caller gives the view a new id).
+    pub fn prepend(&mut self, store: &EventStore, mut older: Vec<u64>) {
+        let first = store.first_seq();
+        if let Some(seqs) = &mut self.seqs {
+            older.retain(|&s| s >= first && s < self.first);
+            older.extend_from_slice(seqs);
+            *seqs = older;
+            self.trimmed = 0;
+        }
+        self.first = self.first.min(first);
+    }
+
+    /// The matching sequence numbers in `range` (a helper for completing a view in steps).
+    pub fn matches_in(&self, store: &EventStore, range: Range<u64>, now_ms: i64) -> Vec<u64> {
+        matching(&self.filter, store, range, now_ms)
+    }
+
+    /// True when every held event has been evaluated (not only the newest).
+    pub fn is_complete(&self, store: &EventStore) -> bool {
+        self.seqs.is_none() || self.first <= store.first_seq()
+    }
+
     /// Recomputes the matches from every held event, in parallel over contiguous ranges.
     pub fn refilter(&mut self, store: &EventStore, now_ms: i64) {
         self.first = store.first_seq();
@@ -357,6 +426,42 @@ mod tests {
         assert_eq!(at(&filtered, 0, 1), "2: [] of 2..4");
         assert_eq!(at(&all, 0, 6), "4: [4, 5] of 4..10");
         assert_eq!(at(&all, 99, 6), "99: [] of 4..10");
+    }
+
+    #[test]
+    fn the_newest_page_first_then_the_rest() {
+        let mut store = EventStore::default();
+        let n = 3 * 16 * 1024 + 5;
+        for i in 0..n {
+            push(&mut store, i);
+        }
+        let budget = std::time::Duration::from_secs(60);
+        let filter = Filter::parse("org:o1").unwrap();
+        // A page of 10 needs only the newest block: its matches, and only those.
+        let mut v = View::newest_first(filter.clone(), &store, 0, 10, budget);
+        assert!(!v.is_complete(&store));
+        let newest: Vec<u64> = (n - 16 * 1024..n).filter(|i| i % 3 == 1).collect();
+        assert_eq!(&*v.window(0, usize::MAX), newest.as_slice());
+        // Events arriving meanwhile are added; completing puts the older ones in front.
+        push(&mut store, n);
+        push(&mut store, n + 1);
+        v.on_pushed(&store, 0);
+        let older = v.matches_in(&store, v.missing(&store), 0);
+        v.prepend(&store, older);
+        assert!(v.is_complete(&store));
+        check(&v, &store, &{
+            let all: Vec<String> = (0..n + 2)
+                .filter(|i| i % 3 == 1)
+                .map(|i| i.to_string())
+                .collect();
+            all.join(" ")
+        });
+        // A page larger than the matches scans everything: complete at once.
+        let v = View::newest_first(filter, &store, 0, usize::MAX, budget);
+        assert!(v.is_complete(&store));
+        assert_eq!(v.first_pos(), 0);
+        // The empty query is always complete.
+        assert!(View::newest_first(Filter::default(), &store, 0, 1, budget).is_complete(&store));
     }
 
     #[test]

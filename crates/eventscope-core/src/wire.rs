@@ -204,6 +204,9 @@ pub struct ViewInfo {
     pub first_pos: u64,
     #[ts(type = "number")]
     pub next_pos: u64,
+    /// False while only the newest held events have been filtered: the rows shown are right,
+    /// the older matches (and so the count) are still coming.
+    pub complete: bool,
 }
 
 /// One value of a facet and how many rows have it.

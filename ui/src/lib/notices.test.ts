@@ -21,7 +21,7 @@ const batch = (state: SourceStatus["state"], reason: string | null = null, dropp
   batchNo: 1,
   stats: { received: 0, held: 0, evicted: 0, droppedClient: dropped, slowConsumerReports: reports, invalid: 0, bytesHeld: 0, ratePerSec: 0, firstSeq: 0, nextSeq: 0 },
   status: status(state, reason),
-  view: { id: 0, query: "", firstPos: 0, nextPos: 0 },
+  view: { id: 0, query: "", firstPos: 0, nextPos: 0, complete: true },
   tail: [],
   facets: null,
 });

@@ -12,4 +12,9 @@ id: number,
 /**
  * The applied query in canonical form (empty: every event).
  */
-query: string, firstPos: number, nextPos: number, };
+query: string, firstPos: number, nextPos: number, 
+/**
+ * False while only the newest held events have been filtered: the rows shown are right,
+ * the older matches (and so the count) are still coming.
+ */
+complete: boolean, };

@@ -33,7 +33,7 @@ export const EMPTY_STATS: Stats = {
   nextSeq: 0,
 };
 
-export const EMPTY_VIEW: ViewInfo = { id: 0, query: "", firstPos: 0, nextPos: 0 };
+export const EMPTY_VIEW: ViewInfo = { id: 0, query: "", firstPos: 0, nextPos: 0, complete: true };
 
 export class StreamStore {
   stats = $state<Stats>(EMPTY_STATS);
