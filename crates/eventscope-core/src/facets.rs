@@ -23,9 +23,16 @@ pub fn count(store: &EventStore, view: &View, view_id: u64, top: usize) -> Facet
         sources[ev.source_sym().0 as usize] += 1;
         *names.entry(ev.name_syms()).or_default() += 1;
     };
-    for &seq in view.window(0, view.len()).iter() {
-        if let Some(ev) = store.get(seq) {
-            tally(ev);
+    if view.filter().is_empty() {
+        // Every held event: walk the store in order rather than look each one up.
+        store
+            .window(view.first_pos(), view.len())
+            .for_each(&mut tally);
+    } else {
+        for &seq in view.window(0, view.len()).iter() {
+            if let Some(ev) = store.get(seq) {
+                tally(ev);
+            }
         }
     }
     let interner = store.interner();

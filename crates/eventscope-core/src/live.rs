@@ -271,10 +271,15 @@ impl Live {
     /// is locked per step only, so ingest and the table keep going), then completes view `id`
     /// unless another filter replaced it meanwhile.
     fn complete_view(&self, id: u64, now_ms: i64) {
-        const STEP: u64 = 256 * 1024;
+        // A step holds the store for a few tens of milliseconds at most, and the pause between
+        // steps lets the table's row requests and the stream's batches in: std's mutex is not
+        // fair, so without it this thread would take the lock straight back.
+        const STEP: u64 = 32 * 1024;
+        const PAUSE: Duration = Duration::from_millis(2);
         let mut older: Vec<Vec<u64>> = Vec::new();
         let mut end = u64::MAX;
         loop {
+            std::thread::sleep(PAUSE);
             let store = lock(&self.store);
             let mut shown = lock(&self.shown);
             if shown.id != id {
