@@ -15,20 +15,8 @@ use tokio_tungstenite::tungstenite::Message;
 async fn a_client_too_far_behind_is_disconnected_with_4009_and_others_get_everything() {
     let nats = NatsServer::start();
     let gateway = Gateway::start(&nats, &["--send-queue", "1024", "--max-missed", "200"]);
-    let token = token_for(&["org_1"]);
-    let mut slow = connect(&gateway, &token).await;
-    let mut fast = connect(&gateway, &token).await;
-    slow.subscribe("s", "events.org_1.>").await;
-    fast.subscribe("f", "events.org_1.>").await;
-    let nats_client = async_nats::connect(nats.url()).await.unwrap();
-    // The fast client reads while the events are published.
-    let publisher = nats_client.clone();
-    let publishing =
-        tokio::spawn(async move { publish_paced(&publisher, &big_events(4_000), 20).await });
-    for n in 0..4_000 {
-        assert_eq!(fast.frame().await["event"]["n"], n);
-    }
-    publishing.await.unwrap();
+    // The fast client reads every event while they are published.
+    let (mut slow, mut fast, _nats_client) = slow_and_fast_after_4000(&gateway, &nats).await;
     gateway.wait_metric("slow_disconnects_total", 1).await;
     // The slow client reads what was on its way, then how much it missed, then the close.
     let (code, frames) = slow.until_closed().await;

@@ -312,20 +312,8 @@ async fn a_client_that_never_pongs_is_closed_and_a_live_one_stays() {
 async fn a_slow_client_is_told_what_it_missed_and_others_get_everything() {
     let nats = NatsServer::start();
     let gateway = Gateway::start(&nats, &["--send-queue", "1024", "--max-missed", "1000000"]);
-    let token = token_for(&["org_1"]);
-    let mut slow = connect(&gateway, &token).await;
-    let mut fast = connect(&gateway, &token).await;
-    slow.subscribe("s", "events.org_1.>").await;
-    fast.subscribe("f", "events.org_1.>").await;
-    let nats_client = async_nats::connect(nats.url()).await.unwrap();
-    // The fast client reads while the events are published.
-    let publisher = nats_client.clone();
-    let publishing =
-        tokio::spawn(async move { publish_paced(&publisher, &big_events(4_000), 20).await });
-    for n in 0..4_000 {
-        assert_eq!(fast.frame().await["event"]["n"], n);
-    }
-    publishing.await.unwrap();
+    // The fast client reads every event while they are published.
+    let (mut slow, mut fast, nats_client) = slow_and_fast_after_4000(&gateway, &nats).await;
     // The slow client now reads what was queued and buffered, until a quiet spell; then, with
     // the next event, it hears how much it missed.
     let mut received = 0;

@@ -306,3 +306,26 @@ pub fn envelope(org: &str, n: usize) -> (String, Vec<u8>) {
     );
     (subject, body.into_bytes())
 }
+
+/// A slow and a fast client of `org_1` on `events.org_1.>`; 4,000 large events are published
+/// (paced) while the fast one reads every one of them in order. Returns both clients and a NATS
+/// connection, with the slow one not having read anything yet.
+pub async fn slow_and_fast_after_4000(
+    gateway: &Gateway,
+    nats: &NatsServer,
+) -> (Client, Client, async_nats::Client) {
+    let token = token_for(&["org_1"]);
+    let mut slow = connect(gateway, &token).await;
+    let mut fast = connect(gateway, &token).await;
+    slow.subscribe("s", "events.org_1.>").await;
+    fast.subscribe("f", "events.org_1.>").await;
+    let nats_client = async_nats::connect(nats.url()).await.unwrap();
+    let publisher = nats_client.clone();
+    let publishing =
+        tokio::spawn(async move { publish_paced(&publisher, &big_events(4_000), 20).await });
+    for n in 0..4_000 {
+        assert_eq!(fast.frame().await["event"]["n"], n);
+    }
+    publishing.await.unwrap();
+    (slow, fast, nats_client)
+}
