@@ -235,8 +235,8 @@ impl Live {
     ///
     /// The newest matches come first: the view answers with the newest [`FIRST_PAGE`] matches
     /// (or what [`FIRST_BUDGET`] finds), which is what a following table shows, and a thread
-    /// filters the older events in steps, then replaces the view by the complete one (a new
-    /// id). A million events take up to a second or two for free text; the first page does not
+    /// filters the older events in steps of about 10 ms, then replaces the view by the complete
+    /// one (a new id). A million events take up to a second or two for free text; the first page does not
     /// wait for them.
     pub fn set_filter(self: &Arc<Self>, query: &str) -> Result<FilterApplied, ParseError> {
         let filter = Filter::parse(query)?;
@@ -271,11 +271,12 @@ impl Live {
     /// is locked per step only, so ingest and the table keep going), then completes view `id`
     /// unless another filter replaced it meanwhile.
     fn complete_view(&self, id: u64, now_ms: i64) {
-        // A step holds the store for a few tens of milliseconds at most, and the pause between
-        // steps lets the table's row requests and the stream's batches in: std's mutex is not
-        // fair, so without it this thread would take the lock straight back.
-        const STEP: u64 = 32 * 1024;
+        // A step holds the store for about 10 ms (its size adapts to the filter's cost), and
+        // the pause between steps lets the table's row requests and the stream's batches in:
+        // std's mutex is not fair, so without it this thread would take the lock straight back.
+        const STEP_TIME: Duration = Duration::from_millis(10);
         const PAUSE: Duration = Duration::from_millis(2);
+        let mut step: u64 = 32 * 1024;
         let mut older: Vec<Vec<u64>> = Vec::new();
         let mut end = u64::MAX;
         loop {
@@ -294,8 +295,15 @@ impl Live {
                 shown.complete = true;
                 return;
             }
-            let start = end.saturating_sub(STEP).max(missing.start);
+            let start = end.saturating_sub(step).max(missing.start);
+            let started = Instant::now();
             older.push(shown.view.matches_in(&store, start..end, now_ms));
+            let took = started.elapsed();
+            if took > STEP_TIME {
+                step = (step / 2).max(4 * 1024);
+            } else if took < STEP_TIME / 2 {
+                step = (step * 2).min(512 * 1024);
+            }
             end = start;
         }
     }
