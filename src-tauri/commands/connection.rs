@@ -1,6 +1,6 @@
 //! Commands of the connection dialog.
 
-use eventscope_core::source::Initial;
+use eventscope_core::source::{Initial, SourceError};
 use eventscope_core::wire::{ConnectionProfile, SavedConnection};
 use tauri::State;
 
@@ -27,14 +27,7 @@ pub async fn connect(
         .live
         .connect(&profile, Initial::FailFast)
         .await
-        .map_err(|e| {
-            let code = if e.is_invalid_input() {
-                "invalid_input"
-            } else {
-                "connect_failed"
-            };
-            CommandError::new(code, e.to_string())
-        })?;
+        .map_err(connect_error)?;
     state.profiles.save(&profile).map_err(CommandError::plain)?;
     *state.current.lock().unwrap_or_else(|e| e.into_inner()) = profile.clone();
     Ok(state.profiles.saved(&profile, false))
@@ -63,7 +56,18 @@ pub async fn capture_subjects(
         .live
         .connect(&profile, Initial::FailFast)
         .await
-        .map_err(|e| CommandError::new("connect_failed", e.to_string()))
+        .map_err(connect_error)
+}
+
+/// `invalid_input` when the profile itself is wrong (the dialog marks the field), else
+/// `connect_failed`.
+fn connect_error(e: SourceError) -> CommandError {
+    let code = if e.is_invalid_input() {
+        "invalid_input"
+    } else {
+        "connect_failed"
+    };
+    CommandError::new(code, e.to_string())
 }
 
 #[tauri::command]

@@ -84,7 +84,6 @@ export function toggleTerm(query: string, term: string, exclude = false): string
   const terms = topLevelTerms(query);
   if (terms.length > 1 && terms.some((t) => t === "OR")) {
     // Top-level OR: adding a term must apply to the whole query, not its last alternative.
-    if (query.includes(want)) return query;
     return `(${query.trim()}) ${want}`;
   }
   if (terms.includes(want)) return terms.filter((t) => t !== want).join(" ");

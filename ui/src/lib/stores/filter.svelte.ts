@@ -1,5 +1,5 @@
 // The search box's state: the text typed, what it means (checked by the core as it is typed),
-// the applied filter, the narrowed capture, the history, saved views and visible columns.
+// the applied filter, narrowing the capture, the history, saved views and visible columns.
 import type { FilterApplied } from "../bindings/FilterApplied";
 import type { QueryCheck } from "../bindings/QueryCheck";
 import type { SavedView } from "../bindings/SavedView";
@@ -32,8 +32,6 @@ export class FilterStore {
   /** The filter the table shows. */
   applied = $state<FilterApplied | null>(null);
   applying = $state(false);
-  /** Subjects the capture was narrowed to (null: the connection's own). */
-  narrowed = $state<string[] | null>(null);
   saved = $state<SavedViews>({ views: [], history: [] });
   columns = $state<ColumnKey[]>(loadColumns());
 
@@ -111,7 +109,6 @@ export class FilterStore {
   async captureOnly(subjects: string[]): Promise<void> {
     try {
       await request((b) => b.captureSubjects(subjects));
-      this.narrowed = subjects;
     } catch (e) {
       toasts.push({ key: "capture", tone: "error", text: `Could not narrow the capture: ${(e as { message: string }).message}` });
     }
@@ -120,7 +117,6 @@ export class FilterStore {
   async captureAll(): Promise<void> {
     try {
       await request((b) => b.captureSubjects(null));
-      this.narrowed = null;
     } catch (e) {
       toasts.push({ key: "capture", tone: "error", text: `Could not restore the capture: ${(e as { message: string }).message}` });
     }
