@@ -1,24 +1,62 @@
-//! Errors as the UI receives them: `{code, message}`, a code only where the UI branches.
+//! Errors as the UI receives them: `{code, message}`, a code only where the UI branches. Every
+//! code is chosen here, from the core's error types, so the commands only say `?`.
 
-use eventscope_core::wire::WireError;
+use eventscope_core::filter::ParseError;
+use eventscope_core::source::SourceError;
+use eventscope_core::wire::{ErrorCode, WireError};
 use serde::Serialize;
 
 #[derive(Debug)]
 pub struct CommandError(WireError);
 
+pub type CommandResult<T> = Result<T, CommandError>;
+
 impl CommandError {
-    pub fn new(code: &str, message: impl Into<String>) -> CommandError {
+    fn coded(code: ErrorCode, message: impl Into<String>) -> CommandError {
         CommandError(WireError {
-            code: Some(code.to_string()),
+            code: Some(code),
             message: message.into(),
         })
     }
 
+    /// A failure the UI only shows.
     pub fn plain(message: impl std::fmt::Display) -> CommandError {
         CommandError(WireError {
             code: None,
             message: message.to_string(),
         })
+    }
+
+    /// A request field the user must fix.
+    pub fn invalid_input(message: impl Into<String>) -> CommandError {
+        CommandError::coded(ErrorCode::InvalidInput, message)
+    }
+
+    /// The event `seq` is no longer held.
+    pub fn evicted(seq: u64) -> CommandError {
+        CommandError::coded(
+            ErrorCode::Evicted,
+            format!("event #{seq} is no longer held"),
+        )
+    }
+}
+
+/// A profile that is wrong in itself is `invalid_input` (the dialog stays open for a fix);
+/// anything else failed on the way to the server: `connect_failed`.
+impl From<SourceError> for CommandError {
+    fn from(e: SourceError) -> CommandError {
+        let code = if e.is_invalid_input() {
+            ErrorCode::InvalidInput
+        } else {
+            ErrorCode::ConnectFailed
+        };
+        CommandError::coded(code, e.to_string())
+    }
+}
+
+impl From<ParseError> for CommandError {
+    fn from(e: ParseError) -> CommandError {
+        CommandError::coded(ErrorCode::InvalidFilter, e.to_string())
     }
 }
 
@@ -27,5 +65,3 @@ impl Serialize for CommandError {
         self.0.serialize(s)
     }
 }
-
-pub type CommandResult<T> = Result<T, CommandError>;

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use eventscope_core::live::Live;
 use eventscope_core::profile::{LaunchOptions, ProfileStore};
 use eventscope_core::saved::SavedViewsFile;
-use eventscope_core::source::Initial;
+use eventscope_core::source::FirstConnect;
 use eventscope_core::store::StoreLimits;
 use eventscope_core::wire::ConnectionProfile;
 use tauri::Manager;
@@ -65,7 +65,7 @@ pub fn run() {
             // Connect in the background: the window shows "connecting" and then the stream;
             // an unreachable server is retried and reported, never a startup failure.
             tauri::async_runtime::spawn(async move {
-                if let Err(e) = live.connect(&profile, Initial::Retry).await {
+                if let Err(e) = live.connect(&profile, FirstConnect::Retry).await {
                     tracing::warn!("cannot start the source: {e}");
                     live.fail(e.to_string());
                 }

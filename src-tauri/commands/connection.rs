@@ -1,6 +1,6 @@
 //! Commands of the connection dialog.
 
-use eventscope_core::source::{Initial, SourceError};
+use eventscope_core::source::FirstConnect;
 use eventscope_core::wire::{ConnectionProfile, SavedConnection};
 use tauri::State;
 
@@ -23,11 +23,7 @@ pub async fn connect(
     mut profile: ConnectionProfile,
 ) -> CommandResult<SavedConnection> {
     state.profiles.fill_secret(&mut profile);
-    state
-        .live
-        .connect(&profile, Initial::FailFast)
-        .await
-        .map_err(connect_error)?;
+    state.live.connect(&profile, FirstConnect::FailFast).await?;
     state.profiles.save(&profile).map_err(CommandError::plain)?;
     *state.current.lock().unwrap_or_else(|e| e.into_inner()) = profile.clone();
     Ok(state.profiles.saved(&profile, false))
@@ -48,26 +44,11 @@ pub async fn capture_subjects(
         .clone();
     if let Some(subjects) = subjects {
         if subjects.is_empty() {
-            return Err(CommandError::new("invalid_input", "no subject to capture"));
+            return Err(CommandError::invalid_input("no subject to capture"));
         }
         profile.subjects = subjects;
     }
-    state
-        .live
-        .connect(&profile, Initial::FailFast)
-        .await
-        .map_err(connect_error)
-}
-
-/// `invalid_input` when the profile itself is wrong (the dialog marks the field), else
-/// `connect_failed`.
-fn connect_error(e: SourceError) -> CommandError {
-    let code = if e.is_invalid_input() {
-        "invalid_input"
-    } else {
-        "connect_failed"
-    };
-    CommandError::new(code, e.to_string())
+    Ok(state.live.connect(&profile, FirstConnect::FailFast).await?)
 }
 
 #[tauri::command]

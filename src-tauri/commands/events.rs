@@ -51,8 +51,7 @@ pub async fn set_filter(state: State<'_, AppState>, query: String) -> CommandRes
     let live = state.live.clone();
     let applied = tauri::async_runtime::spawn_blocking(move || live.set_filter(&query))
         .await
-        .map_err(CommandError::plain)?
-        .map_err(|e| CommandError::new("invalid_filter", e.to_string()))?;
+        .map_err(CommandError::plain)??;
     if let Err(e) = state.saved.remember(&applied.view.query) {
         tracing::warn!("cannot remember the query: {e}");
     }
@@ -64,7 +63,7 @@ pub fn event_detail(state: State<'_, AppState>, seq: u64) -> CommandResult<Event
     state
         .live
         .detail(seq)
-        .ok_or_else(|| CommandError::new("evicted", format!("event #{seq} is no longer held")))
+        .ok_or_else(|| CommandError::evicted(seq))
 }
 
 #[tauri::command]

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use clap::{Parser, Subcommand, ValueEnum};
 use eventscope_core::live::Live;
 use eventscope_core::simulate::{SimConfig, Simulator};
-use eventscope_core::source::{Initial, SUBSCRIPTION_CAPACITY};
+use eventscope_core::source::{FirstConnect, SUBSCRIPTION_CAPACITY};
 use eventscope_core::store::StoreLimits;
 use eventscope_core::wire::ConnectionProfile;
 use futures::StreamExt;
@@ -506,7 +506,7 @@ async fn subscriber(mode: Mode, url: &str, count: u64) -> Result<Report> {
                 servers: vec![url.to_string()],
                 ..ConnectionProfile::default()
             };
-            live.connect(&profile, Initial::FailFast).await?;
+            live.connect(&profile, FirstConnect::FailFast).await?;
             tokio::time::sleep(Duration::from_millis(300)).await;
             let (cpu0, rss0) = ready(&mut std::io::stdout())?;
             let mut started = None;

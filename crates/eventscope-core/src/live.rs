@@ -13,8 +13,7 @@ use tokio::task::JoinHandle;
 
 use crate::facets;
 use crate::filter::{Filter, ParseError};
-use crate::gateway::client::{GatewayMessage, GatewaySource};
-use crate::source::{self, Initial, NatsSource, SourceCounters, SourceError};
+use crate::source::{FirstConnect, Source, SourceCounters, SourceError};
 use crate::store::{EventStore, Incoming, StoreLimits};
 use crate::view::View;
 use crate::wire::{
@@ -46,34 +45,6 @@ impl RateMeter {
     }
 }
 
-/// Where a live stream's events come from.
-#[allow(clippy::large_enum_variant)] // one per connection: its size does not matter
-enum Source {
-    Nats(NatsSource),
-    Gateway(GatewaySource),
-}
-
-enum Received {
-    Nats(Vec<async_nats::Message>),
-    Gateway(Vec<GatewayMessage>),
-}
-
-impl Source {
-    async fn next_batch(&mut self) -> Option<Received> {
-        match self {
-            Source::Nats(s) => s.next_batch().await.map(Received::Nats),
-            Source::Gateway(s) => s.next_batch().await.map(Received::Gateway),
-        }
-    }
-
-    fn settle_drops(&mut self) {
-        // A gateway reports its drops itself (`lagged`); only NATS drops need settling.
-        if let Source::Nats(s) = self {
-            s.settle_drops();
-        }
-    }
-}
-
 /// The events held and the source filling them, and the filtered view the table shows.
 ///
 /// Lock order: `store` before `shown`; the view is only changed with the store locked, so the
@@ -89,14 +60,7 @@ pub struct Live {
 
 impl Live {
     pub fn new(limits: StoreLimits) -> Arc<Live> {
-        let (status, _) = watch::channel(SourceStatus {
-            state: ConnectionState::Disconnected,
-            server: String::new(),
-            subjects: Vec::new(),
-            reason: Some("not connected".into()),
-            reconnects: 0,
-            gateway: None,
-        });
+        let (status, _) = watch::channel(SourceStatus::disconnected("not connected"));
         Arc::new(Live {
             store: Mutex::new(EventStore::new(limits)),
             shown: Mutex::new(Shown {
@@ -115,38 +79,14 @@ impl Live {
     pub async fn connect(
         self: &Arc<Self>,
         profile: &ConnectionProfile,
-        initial: Initial,
+        first: FirstConnect,
     ) -> Result<(), SourceError> {
         self.disconnect();
         let counters = Arc::new(SourceCounters::default());
-        let (source, servers) = match &profile.gateway {
-            // The gateway source explains its own state; there is no NATS server to probe.
-            Some(_) => (
-                Source::Gateway(
-                    GatewaySource::connect(profile, initial, counters.clone(), self.status.clone())
-                        .await?,
-                ),
-                Vec::new(),
-            ),
-            None => (
-                Source::Nats(
-                    NatsSource::connect(profile, initial, counters.clone(), self.status.clone())
-                        .await?,
-                ),
-                profile.servers.clone(),
-            ),
-        };
+        let source = Source::connect(profile, first, counters.clone(), self.status.clone()).await?;
         *lock(&self.counters) = counters;
         let live = Arc::clone(self);
-        let task = tokio::spawn(async move {
-            // async-nats retries an unreachable server silently; say why it is not up yet.
-            let explain = explain_while_down(&live.status, servers);
-            tokio::select! {
-                _ = live.ingest(source) => {}
-                _ = explain => {}
-            }
-        });
-        *lock(&self.task) = Some(task);
+        *lock(&self.task) = Some(tokio::spawn(async move { live.ingest(source).await }));
         Ok(())
     }
 
@@ -178,15 +118,10 @@ impl Live {
                     let Some(batch) = batch else { break };
                     let received_ms = chrono::Utc::now().timestamp_millis();
                     let mut store = lock(&self.store);
-                    match batch {
-                        Received::Nats(batch) => for msg in &batch {
-                            let headers = source::header_pairs(msg);
-                            store.push(Incoming { subject: msg.subject.as_str(), headers: &headers, body: &msg.payload, received_ms });
-                        },
-                        Received::Gateway(batch) => for msg in &batch {
-                            store.push(Incoming { subject: &msg.subject, headers: &[], body: &msg.body, received_ms });
-                        },
-                    }
+                    batch.for_each(|subject, headers, body| {
+                        store.push(Incoming { subject, headers, body, received_ms });
+                        true
+                    });
                     lock(&self.shown).view.on_pushed(&store, received_ms);
                 }
                 _ = settle.tick() => source.settle_drops(),
@@ -395,63 +330,6 @@ fn rows_at(store: &EventStore, first: u64, seqs: &[u64]) -> Vec<RowSummary> {
     out
 }
 
-/// While the source is not connected, probes the first server every few seconds and puts what
-/// the network says (`connection refused`, a timeout) in the status reason. Never returns.
-async fn explain_while_down(status: &watch::Sender<SourceStatus>, servers: Vec<String>) {
-    let Some(addr) = servers.first().and_then(|s| host_port(s)) else {
-        return std::future::pending().await;
-    };
-    loop {
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let waiting = |s: &SourceStatus| {
-            matches!(
-                s.state,
-                ConnectionState::Connecting | ConnectionState::Reconnecting
-            )
-        };
-        if !waiting(&status.borrow()) {
-            continue;
-        }
-        let probe = tokio::time::timeout(
-            Duration::from_secs(3),
-            tokio::net::TcpStream::connect(&addr),
-        )
-        .await;
-        let reason = match probe {
-            Ok(Ok(_)) => format!("{addr} answers, waiting for NATS"),
-            Ok(Err(e)) => format!("{addr}: {e}; retrying"),
-            Err(_) => format!("{addr}: no answer within 3 s; retrying"),
-        };
-        status.send_if_modified(|s| {
-            let changed = waiting(s) && s.reason.as_deref() != Some(&reason);
-            if changed {
-                s.reason = Some(reason.clone());
-            }
-            changed
-        });
-    }
-}
-
-/// `host:port` of a server URL (`nats://user:pass@host:4222` → `host:4222`; default port 4222).
-fn host_port(url: &str) -> Option<String> {
-    let rest = url
-        .trim()
-        .split_once("://")
-        .map_or(url.trim(), |(_, rest)| rest);
-    let authority = rest.split('/').next()?.rsplit('@').next()?;
-    if authority.is_empty() {
-        return None;
-    }
-    let has_port = authority
-        .rsplit_once(':')
-        .is_some_and(|(_, p)| p.parse::<u16>().is_ok());
-    Some(if has_port {
-        authority.to_string()
-    } else {
-        format!("{authority}:4222")
-    })
-}
-
 /// A poisoned lock means a panic elsewhere already; the data is still the best there is.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -469,20 +347,6 @@ mod tests {
             rate = meter.observe(t0 + Duration::from_millis(*ms), *total);
         }
         assert!((rate - expected).abs() < 1e-6, "{rate} != {expected}");
-    }
-
-    #[test]
-    fn host_and_port_of_server_urls() {
-        assert_eq!(
-            host_port("nats://127.0.0.1:4222").as_deref(),
-            Some("127.0.0.1:4222")
-        );
-        assert_eq!(
-            host_port("tls://ada:pw@nats.example:7422/").as_deref(),
-            Some("nats.example:7422")
-        );
-        assert_eq!(host_port("localhost").as_deref(), Some("localhost:4222"));
-        assert_eq!(host_port("nats://").as_deref(), None);
     }
 
     #[test]

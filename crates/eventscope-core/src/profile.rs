@@ -9,9 +9,6 @@ use thiserror::Error;
 
 use crate::wire::{ConnectionProfile, GatewayTarget, NatsAuth, SavedConnection, SecretStorage};
 
-const KEYRING_SERVICE: &str = "eventscope";
-const KEYRING_USER: &str = "last-connection";
-
 #[derive(Debug, Error)]
 pub enum ProfileError {
     #[error("cannot write {path}: {source}")]
@@ -68,7 +65,7 @@ pub struct ProfileStore {
 impl ProfileStore {
     /// Opens the store in `config_dir`, probing once whether a keyring answers.
     pub fn open(config_dir: &Path) -> ProfileStore {
-        let storage = if keyring_available() {
+        let storage = if secret_service::available() {
             SecretStorage::Keyring
         } else {
             SecretStorage::Session
@@ -118,16 +115,7 @@ impl ProfileStore {
             .filter(|s| !s.is_empty())
             .map(str::to_string);
         if self.storage == SecretStorage::Keyring {
-            let entry = keyring::Entry::new(KEYRING_SERVICE, KEYRING_USER);
-            let result = match (&entry, &secret) {
-                (Ok(e), Some(s)) => e.set_password(s),
-                (Ok(e), None) => e.delete_credential().or_else(|e| match e {
-                    keyring::Error::NoEntry => Ok(()),
-                    e => Err(e),
-                }),
-                (Err(_), _) => Ok(()),
-            };
-            if let Err(e) = result {
+            if let Err(e) = secret_service::set(secret.as_deref()) {
                 tracing::warn!("keyring refused the secret, keeping it for this session: {e}");
             }
         }
@@ -159,10 +147,7 @@ impl ProfileStore {
             return Some(s);
         }
         if self.storage == SecretStorage::Keyring {
-            return keyring::Entry::new(KEYRING_SERVICE, KEYRING_USER)
-                .ok()?
-                .get_password()
-                .ok();
+            return secret_service::get();
         }
         None
     }
@@ -178,14 +163,53 @@ impl ProfileStore {
     }
 }
 
-/// True when a Secret Service answers (a missing entry is an answer).
-fn keyring_available() -> bool {
-    match keyring::Entry::new(KEYRING_SERVICE, KEYRING_USER).and_then(|e| e.get_password()) {
-        Ok(_) | Err(keyring::Error::NoEntry) => true,
-        Err(e) => {
-            tracing::info!("no system keyring ({e}); secrets are kept for this session only");
-            false
+/// The system keyring (Secret Service), in builds that enable the `keyring` feature (the
+/// desktop app); elsewhere there is none and secrets stay in memory.
+#[cfg(feature = "keyring")]
+mod secret_service {
+    const SERVICE: &str = "eventscope";
+    const USER: &str = "last-connection";
+
+    /// True when a Secret Service answers (a missing entry is an answer).
+    pub fn available() -> bool {
+        match keyring::Entry::new(SERVICE, USER).and_then(|e| e.get_password()) {
+            Ok(_) | Err(keyring::Error::NoEntry) => true,
+            Err(e) => {
+                tracing::info!("no system keyring ({e}); secrets are kept for this session only");
+                false
+            }
         }
+    }
+
+    pub fn get() -> Option<String> {
+        keyring::Entry::new(SERVICE, USER).ok()?.get_password().ok()
+    }
+
+    /// Stores `secret`, or forgets the stored one.
+    pub fn set(secret: Option<&str>) -> Result<(), keyring::Error> {
+        let entry = keyring::Entry::new(SERVICE, USER)?;
+        match secret {
+            Some(s) => entry.set_password(s),
+            None => match entry.delete_credential() {
+                Err(keyring::Error::NoEntry) => Ok(()),
+                result => result,
+            },
+        }
+    }
+}
+
+#[cfg(not(feature = "keyring"))]
+mod secret_service {
+    pub fn available() -> bool {
+        false
+    }
+
+    pub fn get() -> Option<String> {
+        None
+    }
+
+    pub fn set(_secret: Option<&str>) -> Result<(), std::convert::Infallible> {
+        Ok(())
     }
 }
 

@@ -1,30 +1,30 @@
 //! Types that cross to the UI (and to the CLI's JSON output); their TypeScript is generated.
 //!
 //! `cargo test -p eventscope-core` regenerates `ui/src/lib/bindings/`; CI fails when the
-//! committed files differ, so the UI can never drift from the core.
+//! committed files differ, so the UI can never drift from the core. ts-rs is only derived in
+//! tests, so nothing that links the core (the CLI, the gateway) carries it; 64-bit integers
+//! become `number` (`TS_RS_LARGE_INT` in `.cargo/config.toml`): every count here stays far
+//! below 2^53.
 
 use serde::{Deserialize, Serialize};
+#[cfg(test)]
 use ts_rs::TS;
 
 /// One row of the event table: everything the table shows, nothing it does not.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
 #[serde(rename_all = "camelCase")]
-#[ts(export, export_to = "RowSummary.ts")]
 pub struct RowSummary {
     /// Monotonic sequence number assigned on receipt; names the event.
-    #[ts(type = "number")]
     pub seq: u64,
     /// Position of the row in the current view ([`ViewInfo`]): the table's key. Equals `seq`
     /// while no filter is applied.
-    #[ts(type = "number")]
     pub pos: u64,
     /// Envelope `id`, or empty when the message has none.
     pub id: String,
     /// Receive time, milliseconds since the Unix epoch.
-    #[ts(type = "number")]
     pub received_ms: i64,
     /// Envelope `timestamp`, milliseconds since the Unix epoch, when it parses.
-    #[ts(type = "number | null")]
     pub timestamp_ms: Option<i64>,
     pub org: String,
     pub source: String,
@@ -40,9 +40,9 @@ pub struct RowSummary {
 }
 
 /// How the detail pane should show a message body.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
 #[serde(tag = "kind", rename_all = "camelCase")]
-#[ts(export, export_to = "Body.ts")]
 pub enum Body {
     /// Valid JSON; `text` is the body exactly as received.
     Json { text: String },
@@ -53,9 +53,9 @@ pub enum Body {
 }
 
 /// One event in full, for the detail pane.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
 #[serde(rename_all = "camelCase")]
-#[ts(export, export_to = "EventDetail.ts")]
 pub struct EventDetail {
     pub row: RowSummary,
     /// NATS headers as (name, value) pairs, in order.
@@ -66,9 +66,9 @@ pub struct EventDetail {
 }
 
 /// Connection state of the current source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
 #[serde(rename_all = "camelCase")]
-#[ts(export, export_to = "ConnectionState.ts")]
 pub enum ConnectionState {
     Connecting,
     Connected,
@@ -77,9 +77,9 @@ pub enum ConnectionState {
 }
 
 /// What the status bar shows about the connection.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
 #[serde(rename_all = "camelCase")]
-#[ts(export, export_to = "SourceStatus.ts")]
 pub struct SourceStatus {
     pub state: ConnectionState,
     /// The server URL(s) as the user gave them.
@@ -92,22 +92,35 @@ pub struct SourceStatus {
     pub reconnects: u32,
     /// What the gateway said, when the source is a gateway.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
+    #[cfg_attr(test, ts(optional))]
     pub gateway: Option<GatewayStatus>,
+}
+
+impl SourceStatus {
+    /// No source, and why.
+    pub fn disconnected(reason: &str) -> SourceStatus {
+        SourceStatus {
+            state: ConnectionState::Disconnected,
+            server: String::new(),
+            subjects: Vec::new(),
+            reason: Some(reason.to_string()),
+            reconnects: 0,
+            gateway: None,
+        }
+    }
 }
 
 /// A gateway source's view of its connection: who the token says it is, what it may watch,
 /// what it missed and what the gateway refused.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
 #[serde(rename_all = "camelCase")]
-#[ts(export, export_to = "GatewayStatus.ts")]
 pub struct GatewayStatus {
     /// The token's user id (`welcome.sub`), empty before the first welcome.
     pub sub: String,
     /// The organizations the token allows (`welcome.orgs`); `*` means every organization.
     pub orgs: Vec<String>,
     /// Events the gateway dropped for this client because it fell behind (sum of `lagged`).
-    #[ts(type = "number")]
     pub missed: u64,
     /// Interruptions of the stream: reconnections and `lagged` frames.
     pub gaps: u32,
@@ -118,64 +131,51 @@ pub struct GatewayStatus {
 }
 
 /// A stretch of time in which events may have been missed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
 #[serde(rename_all = "camelCase")]
-#[ts(export, export_to = "StreamGap.ts")]
 pub struct StreamGap {
     /// Start and end, milliseconds since the Unix epoch (equal for a `lagged` frame).
-    #[ts(type = "number")]
     pub from_ms: i64,
-    #[ts(type = "number")]
     pub to_ms: i64,
     /// Events missed, when known (a `lagged` frame says; a reconnection cannot).
-    #[ts(type = "number | null")]
     pub missed: Option<u64>,
     pub reason: String,
 }
 
 /// Counters of the live stream, sent with every batch.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
 #[serde(rename_all = "camelCase")]
-#[ts(export, export_to = "Stats.ts")]
 pub struct Stats {
     /// Messages received since the source started.
-    #[ts(type = "number")]
     pub received: u64,
     /// Events held in the store now.
-    #[ts(type = "number")]
     pub held: u64,
     /// Events evicted to stay within the store's limits.
-    #[ts(type = "number")]
     pub evicted: u64,
     /// Messages dropped by the client because the subscriber fell behind (slow consumer).
-    #[ts(type = "number")]
     pub dropped_client: u64,
     /// Times the server reported this client a slow consumer (it drops messages then).
-    #[ts(type = "number")]
     pub slow_consumer_reports: u64,
     /// Messages that are not valid envelopes (not JSON, not UTF-8, fields missing or mistyped).
-    #[ts(type = "number")]
     pub invalid: u64,
     /// Bytes of raw messages held.
-    #[ts(type = "number")]
     pub bytes_held: u64,
     /// Messages per second over the last second.
     pub rate_per_sec: f64,
     /// Sequence number of the oldest held event (row 0 of the table).
-    #[ts(type = "number")]
     pub first_seq: u64,
     /// Sequence number the next event will get.
-    #[ts(type = "number")]
     pub next_seq: u64,
 }
 
 /// What the UI receives over its channel, at most 20 times a second.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
 #[serde(rename_all = "camelCase")]
-#[ts(export, export_to = "Batch.ts")]
 pub struct Batch {
     /// Increases by one with every batch, so the UI can tell that none was missed.
-    #[ts(type = "number")]
     pub batch_no: u64,
     pub stats: Stats,
     pub status: SourceStatus,
@@ -191,18 +191,15 @@ pub struct Batch {
 
 /// The filtered view the table shows. Its rows have consecutive positions
 /// `first_pos..next_pos`; rows that leave the store (eviction, clear) leave from the front.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
 #[serde(rename_all = "camelCase")]
-#[ts(export, export_to = "ViewInfo.ts")]
 pub struct ViewInfo {
     /// Changes whenever a filter is applied: positions of different ids are unrelated.
-    #[ts(type = "number")]
     pub id: u64,
     /// The applied query in canonical form (empty: every event).
     pub query: String,
-    #[ts(type = "number")]
     pub first_pos: u64,
-    #[ts(type = "number")]
     pub next_pos: u64,
     /// False while only the newest held events have been filtered: the rows shown are right,
     /// the older matches (and so the count) are still coming.
@@ -210,25 +207,22 @@ pub struct ViewInfo {
 }
 
 /// One value of a facet and how many rows have it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
 #[serde(rename_all = "camelCase")]
-#[ts(export, export_to = "FacetCount.ts")]
 pub struct FacetCount {
     pub value: String,
-    #[ts(type = "number")]
     pub count: u64,
 }
 
 /// The most frequent values of the fields the facet panel shows, among the view's rows.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
 #[serde(rename_all = "camelCase")]
-#[ts(export, export_to = "Facets.ts")]
 pub struct Facets {
     /// The view they were counted for.
-    #[ts(type = "number")]
     pub view_id: u64,
     /// Rows counted (the view's length when counted).
-    #[ts(type = "number")]
     pub total: u64,
     pub orgs: Vec<FacetCount>,
     pub sources: Vec<FacetCount>,
@@ -238,9 +232,9 @@ pub struct Facets {
 
 /// Why a query was refused, positioned for underlining. Offsets count UTF-16 code units, as
 /// the UI's strings do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
 #[serde(rename_all = "camelCase")]
-#[ts(export, export_to = "QueryProblem.ts")]
 pub struct QueryProblem {
     pub pos: u32,
     pub end: u32,
@@ -250,9 +244,9 @@ pub struct QueryProblem {
 }
 
 /// What a query means, without applying it: shown while the user types.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
 #[serde(rename_all = "camelCase")]
-#[ts(export, export_to = "QueryCheck.ts")]
 pub struct QueryCheck {
     /// Null when the query parses.
     pub problem: Option<QueryProblem>,
@@ -261,9 +255,9 @@ pub struct QueryCheck {
 }
 
 /// A filter applied to the held events.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
 #[serde(rename_all = "camelCase")]
-#[ts(export, export_to = "FilterApplied.ts")]
 pub struct FilterApplied {
     pub view: ViewInfo,
     pub subjects: Vec<String>,
@@ -274,9 +268,9 @@ pub struct FilterApplied {
 }
 
 /// A named query and the table columns shown with it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
 #[serde(rename_all = "camelCase")]
-#[ts(export, export_to = "SavedView.ts")]
 pub struct SavedView {
     pub name: String,
     pub query: String,
@@ -287,9 +281,9 @@ pub struct SavedView {
 }
 
 /// The saved views, by name, and the recently applied queries, newest first.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
 #[serde(rename_all = "camelCase", default)]
-#[ts(export, export_to = "SavedViews.ts")]
 pub struct SavedViews {
     pub views: Vec<SavedView>,
     pub history: Vec<String>,
@@ -297,9 +291,9 @@ pub struct SavedViews {
 
 /// How to authenticate to NATS. Secrets (password, token, seed) are never written to disk in
 /// plain text: see `profile`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
 #[serde(tag = "kind", rename_all = "camelCase")]
-#[ts(export, export_to = "NatsAuth.ts")]
 pub enum NatsAuth {
     #[default]
     None,
@@ -321,9 +315,9 @@ pub enum NatsAuth {
 }
 
 /// TLS settings: a CA to trust and an optional client certificate.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
 #[serde(rename_all = "camelCase")]
-#[ts(export, export_to = "TlsSettings.ts")]
 pub struct TlsSettings {
     /// Require TLS even when the URL scheme is `nats://`.
     pub required: bool,
@@ -333,9 +327,9 @@ pub struct TlsSettings {
 }
 
 /// Everything needed to connect to NATS and what to subscribe to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
 #[serde(rename_all = "camelCase")]
-#[ts(export, export_to = "ConnectionProfile.ts")]
 pub struct ConnectionProfile {
     /// One or more server URLs (`nats://host:port`, `tls://...`).
     pub servers: Vec<String>,
@@ -347,14 +341,14 @@ pub struct ConnectionProfile {
     /// gateway, `subjects` are the topics subscribed to, and `servers`, `auth` and `tls` are
     /// unused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
+    #[cfg_attr(test, ts(optional))]
     pub gateway: Option<GatewayTarget>,
 }
 
 /// Where a gateway profile connects. The token is a secret, kept like NATS secrets.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
 #[serde(rename_all = "camelCase")]
-#[ts(export, export_to = "GatewayTarget.ts")]
 pub struct GatewayTarget {
     /// `ws://host:port/ws` or `wss://...`.
     pub url: String,
@@ -375,9 +369,9 @@ impl Default for ConnectionProfile {
 }
 
 /// Where the secrets of the remembered connection are kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
 #[serde(rename_all = "camelCase")]
-#[ts(export, export_to = "SecretStorage.ts")]
 pub enum SecretStorage {
     /// The system keyring (Secret Service).
     Keyring,
@@ -386,9 +380,9 @@ pub enum SecretStorage {
 }
 
 /// The remembered connection as the connect dialog shows it: secrets blanked out.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
 #[serde(rename_all = "camelCase")]
-#[ts(export, export_to = "SavedConnection.ts")]
 pub struct SavedConnection {
     /// The profile with every secret replaced by an empty string.
     pub profile: ConnectionProfile,
@@ -401,12 +395,26 @@ pub struct SavedConnection {
 }
 
 /// An error as the UI receives it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
 #[serde(rename_all = "camelCase")]
-#[ts(export, export_to = "WireError.ts")]
 pub struct WireError {
-    /// Set only where the UI branches on it: `evicted` (the event is gone from the store),
-    /// `invalid_input` (a field of a request is wrong), `connect_failed`.
-    pub code: Option<String>,
+    /// Set only where the UI branches on it.
+    pub code: Option<ErrorCode>,
     pub message: String,
+}
+
+/// The errors the UI tells apart; every other failure only has a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The event is gone from the store (evicted to stay within its limits).
+    Evicted,
+    /// A field of the request is wrong: the dialog keeps itself open for a fix.
+    InvalidInput,
+    /// The server or the network failed the connection.
+    ConnectFailed,
+    /// The query does not parse: the filter bar already explains it while it is typed.
+    InvalidFilter,
 }

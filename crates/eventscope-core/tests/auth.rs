@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use eventscope_core::live::Live;
 use eventscope_core::simulate::{SimConfig, Simulator};
-use eventscope_core::source::{connect_client, Initial};
+use eventscope_core::source::{nats::connect_client, FirstConnect};
 use eventscope_core::store::StoreLimits;
 use eventscope_core::wire::{ConnectionProfile, ConnectionState, NatsAuth, TlsSettings};
 use eventscope_testkit::NatsServer;
@@ -24,7 +24,7 @@ async fn check(server: &NatsServer, profile: ConnectionProfile, expected: Result
         Ok(()) => {
             let publisher = client.unwrap_or_else(|e| panic!("{e}\nserver log:\n{}", server.log()));
             let before = server.subscription_count();
-            live.connect(&profile, Initial::FailFast)
+            live.connect(&profile, FirstConnect::FailFast)
                 .await
                 .unwrap_or_else(|e| panic!("{e}\nserver log:\n{}", server.log()));
             assert_eq!(live.status().state, ConnectionState::Connected);
@@ -57,7 +57,7 @@ async fn check(server: &NatsServer, profile: ConnectionProfile, expected: Result
     let err = err.to_string();
     assert!(err.contains(words), "{words:?} not in {err:?}");
     let err = live
-        .connect(&profile, Initial::FailFast)
+        .connect(&profile, FirstConnect::FailFast)
         .await
         .expect_err("the live stream connected")
         .to_string();

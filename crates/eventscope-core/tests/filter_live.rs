@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use eventscope_core::filter::Filter;
 use eventscope_core::live::Live;
 use eventscope_core::simulate::{SimConfig, Simulator};
-use eventscope_core::source::Initial;
+use eventscope_core::source::FirstConnect;
 use eventscope_core::store::StoreLimits;
 use eventscope_core::wire::ConnectionProfile;
 use eventscope_testkit::NatsServer;
@@ -21,7 +21,9 @@ async fn live(server: &NatsServer, subjects: Vec<String>, query: &str) -> Arc<Li
         subjects,
         ..ConnectionProfile::default()
     };
-    live.connect(&profile, Initial::FailFast).await.unwrap();
+    live.connect(&profile, FirstConnect::FailFast)
+        .await
+        .unwrap();
     live.set_filter(query).unwrap();
     live
 }

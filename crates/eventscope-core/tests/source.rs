@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use eventscope_core::live::Live;
 use eventscope_core::simulate::{SimConfig, Simulator};
-use eventscope_core::source::Initial;
+use eventscope_core::source::FirstConnect;
 use eventscope_core::store::StoreLimits;
 use eventscope_core::wire::{Body, ConnectionProfile, ConnectionState};
 use eventscope_testkit::NatsServer;
@@ -27,7 +27,7 @@ async fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> boo
 
 async fn live_on(server: &NatsServer) -> Arc<Live> {
     let live = Live::new(StoreLimits::default());
-    live.connect(&profile(&server.url()), Initial::FailFast)
+    live.connect(&profile(&server.url()), FirstConnect::FailFast)
         .await
         .unwrap();
     // The subscription is registered once the server has seen it; a round trip proves it.

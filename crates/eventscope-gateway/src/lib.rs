@@ -20,7 +20,7 @@ use axum::routing::get;
 use axum::Router;
 use eventscope_core::gateway::auth::{self, TokenError};
 use eventscope_core::gateway::protocol::{self, NatsState};
-use eventscope_core::source::{self, Initial};
+use eventscope_core::source::{self, FirstConnect};
 use eventscope_core::wire::{ConnectionProfile, ConnectionState, SourceStatus};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -116,7 +116,8 @@ impl Gateway {
             reconnects: 0,
             gateway: None,
         });
-        let client = source::connect_reporting(&config.nats, Initial::Retry, status_tx).await?;
+        let client =
+            source::nats::connect_reporting(&config.nats, FirstConnect::Retry, status_tx).await?;
         let mut nats_state = follow_nats(status_rx);
         let _ = tokio::time::timeout(
             NATS_START_WAIT,

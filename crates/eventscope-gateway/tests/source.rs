@@ -1,4 +1,4 @@
-//! Eventscope's gateway source (`eventscope_core::gateway::client`) feeding `Live`, against the
+//! Eventscope's gateway source (`eventscope_core::source::gateway`) feeding `Live`, against the
 //! real gateway binary and a real nats-server: what it stores, what its status says, and how it
 //! comes back through a gateway restart.
 
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use eventscope_core::live::Live;
-use eventscope_core::source::Initial;
+use eventscope_core::source::FirstConnect;
 use eventscope_core::store::StoreLimits;
 use eventscope_core::wire::{
     Body, ConnectionProfile, ConnectionState, GatewayTarget, SourceStatus,
@@ -47,7 +47,7 @@ async fn the_live_stream_holds_its_orgs_events_and_survives_a_gateway_restart() 
     let token = token_for(&["org_1"]);
     live.connect(
         &profile(&gateway, &token, &["events.org_1.>"]),
-        Initial::FailFast,
+        FirstConnect::FailFast,
     )
     .await
     .unwrap();
@@ -118,7 +118,7 @@ async fn refusals_are_reported_in_the_status() {
     let err = live
         .connect(
             &profile(&gateway, &forged, &["events.org_1.>"]),
-            Initial::FailFast,
+            FirstConnect::FailFast,
         )
         .await
         .unwrap_err();
@@ -134,7 +134,7 @@ async fn refusals_are_reported_in_the_status() {
             &token_for(&["org_1"]),
             &["events.org_2.>", "events.org_1.>"],
         ),
-        Initial::FailFast,
+        FirstConnect::FailFast,
     )
     .await
     .unwrap();
@@ -171,7 +171,7 @@ async fn overlapping_topics_store_each_event_once() {
             &token,
             &["events.org_1.>", "events.org_1.tasks.>"],
         ),
-        Initial::FailFast,
+        FirstConnect::FailFast,
     )
     .await
     .unwrap();

@@ -1,7 +1,7 @@
 // Specification of the connection dialog's form: prefill, secrets kept by the core, validation, both source kinds.
 import { describe, expect, it } from "vitest";
 import type { SavedConnection } from "./bindings/SavedConnection";
-import { DEFAULT_GATEWAY_URL, emptyForm, formFromSaved, profileFromForm, splitList, storedSecretPlaceholder, type ConnectionForm } from "./connectionForm";
+import { DEFAULT_GATEWAY_URL, connectErrorText, emptyForm, formFromSaved, profileFromForm, splitList, storedSecretPlaceholder, type ConnectionForm } from "./connectionForm";
 
 function check(actual: unknown, expected: unknown) {
   expect(actual).toEqual(expected);
@@ -168,4 +168,12 @@ describe("the gateway profile sent to connect", () => {
     check(profileFromForm(gw({ subjects: "events.org_1 .>" }), null), { ok: false, error: 'A topic cannot contain spaces: "events.org_1 .>".' }));
 
   it("a NATS profile never carries a gateway", () => check("gateway" in (profileFromForm(form(), null) as { profile: object }).profile, false));
+});
+
+describe("connect errors", () => {
+  it("a field to fix says so", () =>
+    check(connectErrorText({ code: "invalid_input", message: "invalid NKey seed: bad" }), "Check the connection: invalid NKey seed: bad"));
+  it("a server that failed says so", () =>
+    check(connectErrorText({ code: "connect_failed", message: "cannot connect to nats://x:4222: refused" }), "Could not connect: cannot connect to nats://x:4222: refused"));
+  it("anything else is the core's message as it is", () => check(connectErrorText({ code: null, message: "ipc closed" }), "ipc closed"));
 });

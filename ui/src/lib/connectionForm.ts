@@ -3,6 +3,7 @@
 import type { ConnectionProfile } from "./bindings/ConnectionProfile";
 import type { NatsAuth } from "./bindings/NatsAuth";
 import type { SavedConnection } from "./bindings/SavedConnection";
+import type { WireError } from "./bindings/WireError";
 
 export type AuthKind = NatsAuth["kind"];
 
@@ -199,4 +200,16 @@ function gatewayProfile(form: ConnectionForm, topics: string[], saved: SavedConn
       gateway: { url, token },
     },
   };
+}
+
+/** A field to fix reads differently from a server that did not answer. */
+export function connectErrorText(err: WireError): string {
+  switch (err.code) {
+    case "invalid_input":
+      return `Check the connection: ${err.message}`;
+    case "connect_failed":
+      return `Could not connect: ${err.message}`;
+    default:
+      return err.message;
+  }
 }

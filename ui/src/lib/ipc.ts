@@ -5,6 +5,7 @@
 import { Channel, invoke, isTauri } from "@tauri-apps/api/core";
 import type { Batch } from "./bindings/Batch";
 import type { ConnectionProfile } from "./bindings/ConnectionProfile";
+import type { ErrorCode } from "./bindings/ErrorCode";
 import type { EventDetail } from "./bindings/EventDetail";
 import type { FilterApplied } from "./bindings/FilterApplied";
 import type { QueryCheck } from "./bindings/QueryCheck";
@@ -16,7 +17,7 @@ import type { WireError } from "./bindings/WireError";
 
 /** Everything the UI asks of the core. */
 export interface Backend {
-  /** Starts the batch stream; `onBatch` is then called about 20-30 times a second. */
+  /** Starts the batch stream; `onBatch` is then called at most 20 times a second, when something changed. */
   subscribeStream(onBatch: (batch: Batch) => void): Promise<void>;
   setFollow(follow: boolean, tailSize: number): Promise<void>;
   /** Rows of the view at positions [startPos, startPos + count), in order; evicted ones are absent. */
@@ -38,12 +39,19 @@ export interface Backend {
   deleteView(name: string): Promise<SavedViews>;
 }
 
-/** Any rejection as a WireError: `{ code, message }` objects pass through, the rest is described. */
+/** The codes the core sends; a Record so that a code added in Rust fails svelte-check until it is listed. */
+const errorCodes: Record<ErrorCode, true> = { evicted: true, invalid_input: true, connect_failed: true, invalid_filter: true };
+
+function errorCode(code: unknown): ErrorCode | null {
+  return typeof code === "string" && Object.prototype.hasOwnProperty.call(errorCodes, code) ? (code as ErrorCode) : null;
+}
+
+/** Any rejection as a WireError: `{ code, message }` objects pass through (an unknown code becomes null), the rest is described. */
 export function toWireError(error: unknown): WireError {
   if (typeof error === "object" && error !== null) {
     const e = error as { code?: unknown; message?: unknown };
     if (typeof e.message === "string") {
-      return { code: typeof e.code === "string" ? e.code : null, message: e.message };
+      return { code: errorCode(e.code), message: e.message };
     }
   }
   if (typeof error === "string" && error !== "") return { code: null, message: error };

@@ -2,5 +2,4 @@
 //! gateway server (`crates/eventscope-gateway`) and by Eventscope's gateway source.
 
 pub mod auth;
-pub mod client;
 pub mod protocol;

@@ -1,6 +1,8 @@
 // Connection dialog state: the remembered connection, connecting, disconnecting and their errors.
 import type { ConnectionProfile } from "../bindings/ConnectionProfile";
 import type { SavedConnection } from "../bindings/SavedConnection";
+import type { WireError } from "../bindings/WireError";
+import { connectErrorText } from "../connectionForm";
 import { request } from "../ipc";
 import { toasts } from "./toasts.svelte";
 
@@ -41,7 +43,7 @@ export class ConnectionStore {
       this.dialogOpen = false;
       return true;
     } catch (e) {
-      this.error = (e as { message: string }).message;
+      this.error = connectErrorText(e as WireError);
       return false;
     } finally {
       this.busy = false;

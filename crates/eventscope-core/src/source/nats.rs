@@ -1,109 +1,22 @@
-//! The NATS source: connects with the profile's auth, subscribes, hands out messages in batches,
-//! and reports its status and every drop it can see.
+//! The NATS source: connects with the profile's auth and TLS, subscribes, hands out messages in
+//! batches, and reports its status and every drop it can see; while the server cannot be
+//! reached it probes it, so the status says why.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::{Client, ConnectOptions, Message};
 use futures::stream::{BoxStream, SelectAll, StreamExt};
-use thiserror::Error;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
-use crate::topic::{TopicError, TopicPattern};
+use super::{
+    connecting, selected_earlier, FirstConnect, SourceCounters, SourceError, MAX_BATCH,
+    SUBSCRIPTION_CAPACITY,
+};
+use crate::topic::TopicPattern;
 use crate::wire::{ConnectionProfile, ConnectionState, NatsAuth, SourceStatus};
-
-/// Messages a subscription may buffer before the client drops them. Large, because a consumer
-/// that is briefly descheduled must not lose messages; the memory is only used when needed.
-pub const SUBSCRIPTION_CAPACITY: usize = 1 << 20;
-/// Most messages handed out in one batch.
-pub const MAX_BATCH: usize = 4096;
-
-#[derive(Debug, Error)]
-pub enum SourceError {
-    #[error("no server URL given")]
-    NoServer,
-    #[error(transparent)]
-    Subject(#[from] TopicError),
-    #[error("cannot read credentials file {path}: {source}")]
-    Creds {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("invalid NKey seed: {0}")]
-    BadSeed(String),
-    #[error("TLS client certificate needs both a certificate file and a key file")]
-    HalfClientCert,
-    #[error("invalid server URL {url:?}: {source}")]
-    BadUrl { url: String, source: std::io::Error },
-    #[error("cannot connect to {servers}: {source}")]
-    Connect {
-        servers: String,
-        source: async_nats::ConnectError,
-    },
-    #[error("cannot subscribe to {subject}: {source}")]
-    Subscribe {
-        subject: String,
-        source: async_nats::SubscribeError,
-    },
-    #[error(transparent)]
-    Gateway(#[from] crate::gateway::client::GatewayError),
-}
-
-impl SourceError {
-    /// True when the request itself is wrong (a field to fix), not the server or the network.
-    pub fn is_invalid_input(&self) -> bool {
-        match self {
-            SourceError::Gateway(e) => e.is_invalid_input(),
-            _ => matches!(
-                self,
-                SourceError::NoServer
-                    | SourceError::Subject(_)
-                    | SourceError::BadSeed(_)
-                    | SourceError::HalfClientCert
-                    | SourceError::BadUrl { .. }
-            ),
-        }
-    }
-}
-
-/// Counters shared between the source, its event callback and whoever shows them.
-#[derive(Debug, Default)]
-pub struct SourceCounters {
-    /// Messages handed out by [`NatsSource::next_batch`].
-    pub received: AtomicU64,
-    /// Client-side drops reported one by one by the client (may undercount in a flood).
-    pub slow_consumer_events: AtomicU64,
-    /// Client-side drops established by comparing the connection's count of messages with
-    /// `received` while the stream was quiet; exact, but only known after the fact.
-    pub settled_drops: AtomicU64,
-    /// Times the server said this client was a slow consumer (the server drops messages then).
-    pub slow_consumer_reports: AtomicU64,
-    /// Second copies of a message delivered to two overlapping subscriptions (`events.org_1.>`
-    /// and `events.*.apps.>`), kept once and counted here so they are not taken for drops.
-    pub duplicates: AtomicU64,
-    /// Events a gateway dropped for this client because it fell behind (`lagged` frames).
-    pub gateway_missed: AtomicU64,
-}
-
-impl SourceCounters {
-    /// The best known count of messages the client dropped.
-    pub fn dropped_client(&self) -> u64 {
-        self.slow_consumer_events
-            .load(Ordering::Relaxed)
-            .max(self.settled_drops.load(Ordering::Relaxed))
-            + self.gateway_missed.load(Ordering::Relaxed)
-    }
-}
-
-/// How hard to try to connect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Initial {
-    /// Fail at once when the first connection fails (the CLI).
-    FailFast,
-    /// Return at once and keep trying in the background, reporting status (the app).
-    Retry,
-}
 
 /// A live subscription to one or more subject patterns.
 pub struct NatsSource {
@@ -112,29 +25,36 @@ pub struct NatsSource {
     messages: SelectAll<BoxStream<'static, (usize, Message)>>,
     patterns: Vec<TopicPattern>,
     counters: Arc<SourceCounters>,
-    status: watch::Sender<SourceStatus>,
     /// `in_messages` and `received` at the last quiet check, to settle drops.
     last_check: (u64, u64),
+    /// Explains in the status why the server cannot be reached, while it cannot.
+    probe: JoinHandle<()>,
+}
+
+impl Drop for NatsSource {
+    fn drop(&mut self) {
+        self.probe.abort();
+    }
 }
 
 /// Connects to NATS with the profile's servers, auth and TLS (no subscription).
 pub async fn connect_client(profile: &ConnectionProfile) -> Result<Client, SourceError> {
-    connect_with(profile, Initial::FailFast, None).await
+    connect_with(profile, FirstConnect::FailFast, None).await
 }
 
 /// Connects like [`connect_client`] and keeps `status` up to date with the connection's state
 /// (the gateway tells its clients when NATS reconnects).
 pub async fn connect_reporting(
     profile: &ConnectionProfile,
-    initial: Initial,
+    first: FirstConnect,
     status: watch::Sender<SourceStatus>,
 ) -> Result<Client, SourceError> {
-    connect_with(profile, initial, Some((Arc::default(), status))).await
+    connect_with(profile, first, Some((Arc::default(), status))).await
 }
 
 async fn connect_with(
     profile: &ConnectionProfile,
-    initial: Initial,
+    first: FirstConnect,
     callback: Option<(Arc<SourceCounters>, watch::Sender<SourceStatus>)>,
 ) -> Result<Client, SourceError> {
     let servers: Vec<String> = profile
@@ -196,7 +116,7 @@ async fn connect_with(
     if tls.required {
         options = options.require_tls(true);
     }
-    if initial == Initial::Retry {
+    if first == FirstConnect::Retry {
         options = options.retry_on_initial_connect();
     }
     if let Some((counters, status)) = callback {
@@ -280,28 +200,16 @@ fn on_event(
 }
 
 impl NatsSource {
-    /// Connects and subscribes to every subject pattern of the profile.
+    /// Connects and subscribes to every pattern.
     pub async fn connect(
         profile: &ConnectionProfile,
-        initial: Initial,
+        patterns: Vec<TopicPattern>,
+        first: FirstConnect,
         counters: Arc<SourceCounters>,
         status: watch::Sender<SourceStatus>,
     ) -> Result<NatsSource, SourceError> {
-        let patterns: Vec<TopicPattern> = profile
-            .subjects
-            .iter()
-            .map(|s| TopicPattern::parse(s.trim()))
-            .collect::<Result<_, _>>()?;
-        status.send_replace(SourceStatus {
-            state: ConnectionState::Connecting,
-            server: profile.servers.join(", "),
-            subjects: patterns.iter().map(|p| p.to_string()).collect(),
-            reason: None,
-            reconnects: 0,
-            gateway: None,
-        });
-        let client =
-            connect_with(profile, initial, Some((counters.clone(), status.clone()))).await?;
+        status.send_replace(connecting(profile.servers.join(", "), &patterns, false));
+        let client = connect_with(profile, first, Some((counters.clone(), status.clone()))).await?;
         if client.connection_state() == async_nats::connection::State::Connected {
             status.send_modify(|s| s.state = ConnectionState::Connected);
         }
@@ -317,13 +225,15 @@ impl NatsSource {
             messages.push(sub.map(move |msg| (index, msg)).boxed());
         }
         let last_check = (client.statistics().in_messages.load(Ordering::Relaxed), 0);
+        // async-nats retries an unreachable server silently; the probe says why it is not up.
+        let probe = tokio::spawn(explain_while_down(status, profile.servers.clone()));
         Ok(NatsSource {
             client,
             messages,
             patterns,
             counters,
-            status,
             last_check,
+            probe,
         })
     }
 
@@ -338,7 +248,7 @@ impl NatsSource {
         while batch.is_empty() {
             let mut next = Some(self.messages.next().await?);
             while let Some((index, msg)) = next {
-                if self.is_duplicate(index, &msg) {
+                if selected_earlier(&self.patterns, index, msg.subject.as_str()) {
                     duplicates += 1;
                 } else {
                     batch.push(msg);
@@ -349,23 +259,8 @@ impl NatsSource {
                 next = futures::FutureExt::now_or_never(self.messages.next()).flatten();
             }
         }
-        self.counters
-            .received
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        if duplicates > 0 {
-            self.counters
-                .duplicates
-                .fetch_add(duplicates, Ordering::Relaxed);
-        }
+        self.counters.add_received(batch.len(), duplicates);
         Some(batch)
-    }
-
-    /// Whether an earlier pattern also selects the message, so its subscription has it too.
-    fn is_duplicate(&self, index: usize, msg: &Message) -> bool {
-        index > 0
-            && self.patterns[..index]
-                .iter()
-                .any(|p| p.matches(msg.subject.as_str()))
     }
 
     /// Settles the client-side drop count when the stream has been quiet since the last call:
@@ -386,14 +281,6 @@ impl NatsSource {
     pub fn client(&self) -> &Client {
         &self.client
     }
-
-    pub fn counters(&self) -> &Arc<SourceCounters> {
-        &self.counters
-    }
-
-    pub fn status(&self) -> watch::Receiver<SourceStatus> {
-        self.status.subscribe()
-    }
 }
 
 /// NATS headers as (name, value) pairs, one pair per value.
@@ -408,4 +295,80 @@ pub fn header_pairs(msg: &Message) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// While the source is not connected, probes the first server every few seconds and puts what
+/// the network says (`connection refused`, a timeout) in the status reason. Never returns.
+async fn explain_while_down(status: watch::Sender<SourceStatus>, servers: Vec<String>) {
+    let Some(addr) = servers.first().and_then(|s| host_port(s)) else {
+        return std::future::pending().await;
+    };
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let waiting = |s: &SourceStatus| {
+            matches!(
+                s.state,
+                ConnectionState::Connecting | ConnectionState::Reconnecting
+            )
+        };
+        if !waiting(&status.borrow()) {
+            continue;
+        }
+        let probe = tokio::time::timeout(
+            Duration::from_secs(3),
+            tokio::net::TcpStream::connect(&addr),
+        )
+        .await;
+        let reason = match probe {
+            Ok(Ok(_)) => format!("{addr} answers, waiting for NATS"),
+            Ok(Err(e)) => format!("{addr}: {e}; retrying"),
+            Err(_) => format!("{addr}: no answer within 3 s; retrying"),
+        };
+        status.send_if_modified(|s| {
+            let changed = waiting(s) && s.reason.as_deref() != Some(&reason);
+            if changed {
+                s.reason = Some(reason.clone());
+            }
+            changed
+        });
+    }
+}
+
+/// `host:port` of a server URL (`nats://user:pass@host:4222` → `host:4222`; default port 4222).
+fn host_port(url: &str) -> Option<String> {
+    let rest = url
+        .trim()
+        .split_once("://")
+        .map_or(url.trim(), |(_, rest)| rest);
+    let authority = rest.split('/').next()?.rsplit('@').next()?;
+    if authority.is_empty() {
+        return None;
+    }
+    let has_port = authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok());
+    Some(if has_port {
+        authority.to_string()
+    } else {
+        format!("{authority}:4222")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_and_port_of_server_urls() {
+        assert_eq!(
+            host_port("nats://127.0.0.1:4222").as_deref(),
+            Some("127.0.0.1:4222")
+        );
+        assert_eq!(
+            host_port("tls://ada:pw@nats.example:7422/").as_deref(),
+            Some("nats.example:7422")
+        );
+        assert_eq!(host_port("localhost").as_deref(), Some("localhost:4222"));
+        assert_eq!(host_port("nats://").as_deref(), None);
+    }
 }

@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use rand::Rng;
-use thiserror::Error;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -21,12 +20,13 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::protocol::{ClientFrame, NatsState, ServerFrame};
-use crate::source::{Initial, SourceCounters, SourceError, MAX_BATCH, SUBSCRIPTION_CAPACITY};
-use crate::topic::TopicPattern;
-use crate::wire::{
-    ConnectionProfile, ConnectionState, GatewayStatus, GatewayTarget, SourceStatus, StreamGap,
+use super::{
+    connecting, selected_earlier, FirstConnect, SourceCounters, SourceError, MAX_BATCH,
+    SUBSCRIPTION_CAPACITY,
 };
+use crate::gateway::protocol::{ClientFrame, NatsState, ServerFrame};
+use crate::topic::TopicPattern;
+use crate::wire::{ConnectionState, GatewayTarget, SourceStatus, StreamGap};
 
 /// How long a connection attempt (upgrade and welcome) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,34 +35,6 @@ const BACKOFF_FIRST: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 /// `error` frames kept in the status.
 const ERRORS_KEPT: usize = 10;
-
-#[derive(Debug, Error)]
-pub enum GatewayError {
-    #[error("no gateway URL given")]
-    NoUrl,
-    #[error("invalid gateway URL {url:?}: {reason}")]
-    BadUrl { url: String, reason: String },
-    #[error("no gateway token given")]
-    NoToken,
-    #[error("the gateway token cannot be sent in an HTTP header")]
-    BadToken,
-    #[error("the gateway refused the token ({code}): {message}")]
-    Refused { code: String, message: String },
-    #[error("cannot connect to the gateway {url}: {reason}")]
-    Connect { url: String, reason: String },
-}
-
-impl GatewayError {
-    pub fn is_invalid_input(&self) -> bool {
-        matches!(
-            self,
-            GatewayError::NoUrl
-                | GatewayError::BadUrl { .. }
-                | GatewayError::NoToken
-                | GatewayError::BadToken
-        )
-    }
-}
 
 /// One event as the gateway delivered it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,48 +62,35 @@ impl Drop for GatewaySource {
 
 impl GatewaySource {
     /// Connects (at once with `FailFast`, in the background with `Retry`) and subscribes to
-    /// every topic of the profile.
+    /// every topic.
     pub async fn connect(
-        profile: &ConnectionProfile,
-        initial: Initial,
+        target: &GatewayTarget,
+        topics: Vec<TopicPattern>,
+        first: FirstConnect,
         counters: Arc<SourceCounters>,
         status: watch::Sender<SourceStatus>,
     ) -> Result<GatewaySource, SourceError> {
-        let target = profile.gateway.clone().ok_or(GatewayError::NoUrl)?;
         let url = target.url.trim().to_string();
         if url.is_empty() {
-            return Err(GatewayError::NoUrl.into());
+            return Err(SourceError::NoGatewayUrl);
         }
         if !(url.starts_with("ws://") || url.starts_with("wss://")) {
-            return Err(GatewayError::BadUrl {
+            return Err(SourceError::BadGatewayUrl {
                 url,
                 reason: "expected ws:// or wss://".into(),
-            }
-            .into());
+            });
         }
         if target.token.trim().is_empty() {
-            return Err(GatewayError::NoToken.into());
+            return Err(SourceError::NoToken);
         }
-        let topics: Vec<TopicPattern> = profile
-            .subjects
-            .iter()
-            .map(|s| TopicPattern::parse(s.trim()))
-            .collect::<Result<_, _>>()?;
         let target = GatewayTarget {
             url,
             token: target.token.trim().to_string(),
         };
-        status.send_replace(SourceStatus {
-            state: ConnectionState::Connecting,
-            server: target.url.clone(),
-            subjects: topics.iter().map(|p| p.to_string()).collect(),
-            reason: None,
-            reconnects: 0,
-            gateway: Some(GatewayStatus::default()),
-        });
-        let first = match initial {
-            Initial::FailFast => Some(open(&target).await?),
-            Initial::Retry => None,
+        status.send_replace(connecting(target.url.clone(), &topics, true));
+        let first = match first {
+            FirstConnect::FailFast => Some(open(&target).await?),
+            FirstConnect::Retry => None,
         };
         if let Some((_, welcome)) = &first {
             status.send_modify(|s| {
@@ -169,20 +128,14 @@ impl GatewaySource {
                 Err(_) => break,
             }
         }
-        self.counters
-            .received
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        self.counters.add_received(batch.len(), 0);
         Some(batch)
-    }
-
-    pub fn counters(&self) -> &Arc<SourceCounters> {
-        &self.counters
     }
 }
 
 /// Upgrades with the token and reads the welcome.
-async fn open(target: &GatewayTarget) -> Result<(Socket, Welcome), GatewayError> {
-    let connect_err = |reason: String| GatewayError::Connect {
+async fn open(target: &GatewayTarget) -> Result<(Socket, Welcome), SourceError> {
+    let connect_err = |reason: String| SourceError::GatewayConnect {
         url: target.url.clone(),
         reason,
     };
@@ -191,12 +144,12 @@ async fn open(target: &GatewayTarget) -> Result<(Socket, Welcome), GatewayError>
             .url
             .as_str()
             .into_client_request()
-            .map_err(|e| GatewayError::BadUrl {
+            .map_err(|e| SourceError::BadGatewayUrl {
                 url: target.url.clone(),
                 reason: e.to_string(),
             })?;
     let bearer = HeaderValue::from_str(&format!("Bearer {}", target.token))
-        .map_err(|_| GatewayError::BadToken)?;
+        .map_err(|_| SourceError::BadToken)?;
     request.headers_mut().insert("authorization", bearer);
     let attempt = async {
         let (mut ws, _) = tokio_tungstenite::connect_async(request)
@@ -225,8 +178,8 @@ async fn open(target: &GatewayTarget) -> Result<(Socket, Welcome), GatewayError>
 /// A 401 becomes the gateway's own words; anything else is a connection failure.
 fn refusal(
     e: tokio_tungstenite::tungstenite::Error,
-    connect_err: &dyn Fn(String) -> GatewayError,
-) -> GatewayError {
+    connect_err: &dyn Fn(String) -> SourceError,
+) -> SourceError {
     if let tokio_tungstenite::tungstenite::Error::Http(response) = &e {
         #[derive(serde::Deserialize)]
         struct Body {
@@ -238,7 +191,7 @@ fn refusal(
             .as_deref()
             .and_then(|b| serde_json::from_slice::<Body>(b).ok())
         {
-            return GatewayError::Refused {
+            return SourceError::Refused {
                 code: body.code,
                 message: body.message,
             };
@@ -370,10 +323,8 @@ impl Link {
                         .strip_prefix('s')
                         .and_then(|n| n.parse::<usize>().ok())
                         .map_or(0, |n| n.saturating_sub(1));
-                    if self.topics[..index.min(self.topics.len())]
-                        .iter()
-                        .any(|t| t.matches(&topic))
-                    {
+                    if selected_earlier(&self.topics, index, &topic) {
+                        self.counters.duplicates.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
                     let message = GatewayMessage {
@@ -470,67 +421,5 @@ mod tests {
             }
         }
         assert_eq!(backoff(30).max(BACKOFF_MAX), BACKOFF_MAX);
-    }
-
-    #[test]
-    fn invalid_profiles_are_refused_before_connecting() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let check = |url: &str, token: &str, subjects: &[&str], expected: &str| {
-            let profile = ConnectionProfile {
-                subjects: subjects.iter().map(|s| s.to_string()).collect(),
-                gateway: Some(GatewayTarget {
-                    url: url.into(),
-                    token: token.into(),
-                }),
-                ..ConnectionProfile::default()
-            };
-            let (status, _) = watch::channel(SourceStatus {
-                state: ConnectionState::Disconnected,
-                server: String::new(),
-                subjects: Vec::new(),
-                reason: None,
-                reconnects: 0,
-                gateway: None,
-            });
-            let err = rt
-                .block_on(GatewaySource::connect(
-                    &profile,
-                    Initial::FailFast,
-                    Arc::default(),
-                    status,
-                ))
-                .err()
-                .expect("refused");
-            assert_eq!(err.to_string(), expected);
-            assert!(err.is_invalid_input());
-        };
-        check("", "t", &["events.org_1.>"], "no gateway URL given");
-        check(
-            "http://h/ws",
-            "t",
-            &["events.org_1.>"],
-            r#"invalid gateway URL "http://h/ws": expected ws:// or wss://"#,
-        );
-        check(
-            "ws://h/ws",
-            " ",
-            &["events.org_1.>"],
-            "no gateway token given",
-        );
-        check(
-            "ws://h/ws",
-            "t",
-            &["events..x"],
-            r#"invalid subject pattern "events..x": it has an empty token"#,
-        );
-        check(
-            "ws://127.0.0.1:1/ws",
-            "bad\ntoken",
-            &["events.org_1.>"],
-            "the gateway token cannot be sent in an HTTP header",
-        );
     }
 }

@@ -1,0 +1,142 @@
+//! The command line: subcommands, their flags and their help. A contract that scripts rely
+//! on: change it only in ways that keep old invocations working.
+
+use clap::{Args, Parser, Subcommand};
+
+use eventscope_core::DEFAULT_NATS_URL;
+
+#[derive(Parser)]
+#[command(
+    name = "eventscope-cli",
+    version,
+    about = "Watch and inject the platform's NATS events"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Print events as they arrive, one line each
+    Tail(TailArgs),
+    /// Publish envelopes from a file, from stdin, or built from flags
+    Publish(PublishArgs),
+    /// Publish simulated platform traffic
+    Simulate(SimulateArgs),
+}
+
+#[derive(Args)]
+pub struct Server {
+    /// NATS server URL
+    #[arg(long, value_name = "URL", env = "EVENTSCOPE_NATS_URL", default_value = DEFAULT_NATS_URL)]
+    pub nats_url: String,
+}
+
+#[derive(Args)]
+pub struct TailArgs {
+    #[command(flatten)]
+    pub server: Server,
+    /// Subject pattern to subscribe to; repeat for several
+    #[arg(long = "subject", value_name = "PATTERN", default_value = "events.>")]
+    pub subjects: Vec<String>,
+    /// Exit after this many messages
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Print each message as one JSON object per line
+    #[arg(long)]
+    pub json: bool,
+    /// Print only the events matching this query (docs/filter.md); on the bus, subscribe to
+    /// the subjects it implies unless --subject is given
+    #[arg(long, value_name = "QUERY", allow_hyphen_values = true)]
+    pub filter: Option<String>,
+    /// Read events from an NDJSON file (one envelope per line, as `tail --json` writes them)
+    /// instead of the bus; `-` reads stdin
+    #[arg(long, value_name = "PATH", conflicts_with = "subjects")]
+    pub from_file: Option<String>,
+    /// Watch through the platform's WebSocket gateway at this URL (ws:// or wss://) instead of
+    /// NATS; --subject gives the topics
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "token_env",
+        conflicts_with = "from_file"
+    )]
+    pub gateway: Option<String>,
+    /// Environment variable that holds the gateway token
+    #[arg(long, value_name = "VAR", requires = "gateway")]
+    pub token_env: Option<String>,
+}
+
+const FLAG_FIELDS: [&str; 8] = [
+    "org",
+    "source",
+    "resource",
+    "event",
+    "resource_id",
+    "payload",
+    "filters",
+    "tags",
+];
+
+#[derive(Args)]
+pub struct PublishArgs {
+    #[command(flatten)]
+    pub server: Server,
+    /// Envelopes to publish: one JSON object (may span lines) or NDJSON; `-` reads stdin
+    #[arg(long, value_name = "PATH", conflicts_with_all = FLAG_FIELDS)]
+    pub file: Option<String>,
+    /// Same as --file
+    #[arg(value_name = "PATH", conflicts_with_all = FLAG_FIELDS, conflicts_with = "file")]
+    pub path: Option<String>,
+    /// organizationId of the event to build
+    #[arg(long, value_name = "ORG", required_unless_present_any = ["file", "path"])]
+    pub org: Option<String>,
+    /// source (producing service) of the event to build
+    #[arg(long, required_unless_present_any = ["file", "path"])]
+    pub source: Option<String>,
+    /// resource type of the event to build
+    #[arg(long, required_unless_present_any = ["file", "path"])]
+    pub resource: Option<String>,
+    /// eventName of the event to build
+    #[arg(long, value_name = "NAME", required_unless_present_any = ["file", "path"])]
+    pub event: Option<String>,
+    /// resourceId of the event to build
+    #[arg(long, value_name = "ID", required_unless_present_any = ["file", "path"])]
+    pub resource_id: Option<String>,
+    /// payload of the event to build (default {})
+    #[arg(long, value_name = "JSON")]
+    pub payload: Option<String>,
+    /// metadata filter of the event to build; repeat for several, in subject order
+    #[arg(long = "filter", value_name = "KEY=VALUE")]
+    pub filters: Vec<String>,
+    /// metadata tag of the event to build; repeat for several
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct SimulateArgs {
+    #[command(flatten)]
+    pub server: Server,
+    /// Events per second; 0 publishes as fast as the server takes them
+    #[arg(
+        long,
+        value_name = "PER_SEC",
+        default_value_t = 100.0,
+        allow_negative_numbers = true
+    )]
+    pub rate: f64,
+    /// Stop after this many events (default: run until interrupted)
+    #[arg(long, value_name = "N", conflicts_with = "duration")]
+    pub count: Option<u64>,
+    /// Stop after this many seconds
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// Number of simulated organizations
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub orgs: usize,
+    /// Seed of the simulation, to replay the same events (default: random, printed at the end)
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+}

@@ -1,0 +1,244 @@
+//! `tail`: events from NATS, the gateway or an NDJSON file, filtered, printed as they come.
+
+use std::io::{self, BufRead};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+
+use eventscope_core::event::{self, Metadata};
+use eventscope_core::filter::Filter;
+use eventscope_core::source::{FirstConnect, Source};
+use eventscope_core::store::{EventStore, Incoming, StoreLimits};
+use eventscope_core::topic::{self, TopicPattern};
+use eventscope_core::wire::{ConnectionProfile, GatewayTarget, SourceStatus};
+
+use crate::args::TailArgs;
+use crate::print::Printer;
+
+pub async fn run(args: TailArgs) -> Result<()> {
+    let filter = args.filter.as_deref().map(Filter::parse).transpose()?;
+    let sieve = filter.map(Sieve::new);
+    if let Some(path) = &args.from_file {
+        return tail_file(path, Output::new(&args, sieve));
+    }
+    let mut subjects = args.subjects.clone();
+    // Only the default subscription is narrowed: it holds every event the filter can match,
+    // and so does the narrowed one.
+    if let Some(sieve) = &sieve {
+        if subjects == [DEFAULT_SUBJECT] {
+            subjects = sieve.filter.subjects();
+            if subjects.is_empty() {
+                bail!("the filter can match no subject; give --subject to subscribe anyway");
+            }
+        }
+    }
+    for subject in &subjects {
+        TopicPattern::parse(subject).context("invalid --subject")?;
+    }
+    let (profile, ended) = match &args.gateway {
+        Some(url) => (
+            ConnectionProfile {
+                subjects,
+                gateway: Some(GatewayTarget {
+                    url: url.clone(),
+                    token: gateway_token(args.token_env.as_deref().unwrap_or_default())?,
+                }),
+                ..ConnectionProfile::default()
+            },
+            format!("the connection to the gateway {url} ended"),
+        ),
+        None => (
+            ConnectionProfile {
+                servers: vec![args.server.nats_url.clone()],
+                subjects,
+                ..ConnectionProfile::default()
+            },
+            format!(
+                "the subscription ended: the connection to {} is closed",
+                args.server.nats_url
+            ),
+        ),
+    };
+    let (status_tx, mut status) = watch::channel(SourceStatus::disconnected("not connected"));
+    let mut source =
+        Source::connect(&profile, FirstConnect::FailFast, Arc::default(), status_tx).await?;
+    let mut output = Output::new(&args, sieve);
+    while !output.printer.done() {
+        let batch = tokio::select! {
+            batch = source.next_batch() => batch,
+            changed = status.changed() => {
+                // A topic the gateway refuses ends the command with the gateway's words.
+                let refused = changed.ok().and_then(|()| {
+                    status.borrow_and_update().gateway.as_ref()?.errors.first().cloned()
+                });
+                if let Some(error) = refused {
+                    bail!("the gateway refused {error}");
+                }
+                continue;
+            }
+        };
+        let Some(batch) = batch else { bail!("{ended}") };
+        // Everything that had arrived goes out in one write and one flush.
+        let mut printed = Ok(());
+        batch.for_each(
+            |subject, _headers, body| match output.offer(subject, body) {
+                Ok(done) => !done,
+                Err(e) => {
+                    printed = Err(e);
+                    false
+                }
+            },
+        );
+        printed?;
+        output.printer.flush()?;
+    }
+    Ok(())
+}
+
+/// The gateway token from the environment variable `--token-env` names (never an argument: it
+/// would show in `ps`).
+fn gateway_token(var: &str) -> Result<String> {
+    std::env::var(var)
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .with_context(|| format!("no gateway token: the environment variable {var} is not set"))
+}
+
+/// What `tail` subscribes to unless told otherwise.
+const DEFAULT_SUBJECT: &str = "events.>";
+
+/// A filter and the one-event store it evaluates messages in: the filter reads events as the
+/// app holds them, so the CLI and the app agree on every query.
+struct Sieve {
+    filter: Filter,
+    store: EventStore,
+}
+
+impl Sieve {
+    fn new(filter: Filter) -> Sieve {
+        Sieve {
+            filter,
+            // Holding one event keeps at most two chunks allocated.
+            store: EventStore::new(StoreLimits {
+                capacity: 1,
+                max_bytes: usize::MAX,
+            }),
+        }
+    }
+
+    fn keeps(&mut self, subject: &str, body: &[u8], now: DateTime<Utc>) -> bool {
+        let now_ms = now.timestamp_millis();
+        let seq = self.store.push(Incoming {
+            subject,
+            headers: &[],
+            body,
+            received_ms: now_ms,
+        });
+        self.store
+            .get(seq)
+            .is_some_and(|ev| self.filter.matches(&ev, now_ms))
+    }
+}
+
+/// What `tail` prints: the events its filter keeps (all without one), up to `--count`.
+struct Output {
+    sieve: Option<Sieve>,
+    printer: Printer,
+}
+
+impl Output {
+    fn new(args: &TailArgs, sieve: Option<Sieve>) -> Output {
+        Output {
+            sieve,
+            printer: Printer::new(args.json, args.count),
+        }
+    }
+
+    /// Prints the event if the filter keeps it; true once `--count` events are printed.
+    fn offer(&mut self, subject: &str, body: &[u8]) -> Result<bool> {
+        let now = Utc::now();
+        if self
+            .sieve
+            .as_mut()
+            .is_none_or(|s| s.keeps(subject, body, now))
+        {
+            self.printer.print(subject, body, now)?;
+        }
+        Ok(self.printer.done())
+    }
+}
+
+/// `tail --from-file`: the events of an NDJSON file, in file order, as `tail` would print them
+/// had they come from the bus.
+fn tail_file(path: &str, mut output: Output) -> Result<()> {
+    let (name, mut input): (&str, Box<dyn BufRead>) = if path == "-" {
+        ("stdin", Box::new(io::stdin().lock()))
+    } else {
+        let file = std::fs::File::open(path).with_context(|| format!("cannot read {path}"))?;
+        (path, Box::new(io::BufReader::with_capacity(1 << 16, file)))
+    };
+    let mut raw = Vec::with_capacity(1024);
+    while !output.printer.done() {
+        raw.clear();
+        let read = input
+            .read_until(b'\n', &mut raw)
+            .with_context(|| format!("cannot read {name}"))?;
+        if read == 0 {
+            break;
+        }
+        while raw.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
+            raw.pop();
+        }
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let (subject, body) = file_event(&raw);
+        output.offer(&subject, &body)?;
+    }
+    output.printer.flush()
+}
+
+/// The subject and body of one line of a file: an envelope goes on the subject it would be
+/// published on; a `tail --json` line for an invalid message gives back its subject and bytes;
+/// anything else is a body without a subject.
+fn file_event(line: &[u8]) -> (String, Vec<u8>) {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    struct Invalid {
+        subject: String,
+        body_base64: String,
+        #[allow(dead_code)] // read back only to recognise the line
+        error: Option<String>,
+    }
+    let decoded = event::decode(line);
+    let envelope_subject = || {
+        let metadata: Metadata = match decoded.metadata {
+            Some(text) => serde_json::from_str(text).ok()?,
+            None => Metadata::default(),
+        };
+        let spec = topic::SubjectSpec {
+            org: decoded.organization_id.as_deref()?,
+            source: decoded.source.as_deref()?,
+            resource: decoded.resource.as_deref()?,
+            event: decoded.event_name.as_deref()?,
+            resource_id: decoded.resource_id.as_deref()?,
+        };
+        let filters = metadata
+            .filters
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()));
+        topic::build(spec, filters).ok()
+    };
+    if let Some(subject) = envelope_subject() {
+        return (subject, line.to_vec());
+    }
+    if let Ok(invalid) = serde_json::from_slice::<Invalid>(line) {
+        if let Ok(body) = base64::engine::general_purpose::STANDARD.decode(&invalid.body_base64) {
+            return (invalid.subject, body);
+        }
+    }
+    (String::new(), line.to_vec())
+}
