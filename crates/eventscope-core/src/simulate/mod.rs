@@ -1,4 +1,5 @@
-//! Simulated platform traffic: a seeded generator of realistic envelopes, and a paced publisher.
+//! Simulated platform traffic: a seeded generator of realistic envelopes, its catalogue of
+//! event types, and a paced publisher.
 //!
 //! The generator plays many organizations at once and keeps every lifecycle the platform has
 //! consistent (a conversation exists before anyone posts in it, a task ends at most once, a
@@ -9,9 +10,11 @@
 //! This file is the engine: which organization and which event type come next. `state.rs` holds
 //! what the generator remembers; one file per platform service writes its events
 //! (`conversations.rs`, `flows.rs`, `tasks.rs`, `apps.rs`, `records.rs`) from the tables of
-//! `words.rs`; `publish.rs` has [`run`], the paced publisher.
+//! `words.rs`; [`catalogue`] has one example per event type; `publish.rs` has [`run`], the paced
+//! publisher.
 
 mod apps;
+pub mod catalogue;
 mod conversations;
 mod flows;
 mod publish;
@@ -87,6 +90,24 @@ enum Kind {
 }
 
 impl Kind {
+    /// Every type, in the order the platform's documentation lists them.
+    const ALL: [Kind; 14] = [
+        Kind::ConversationCreated,
+        Kind::MessagePosted,
+        Kind::MessageStream,
+        Kind::FlowCreated,
+        Kind::FlowUpdated,
+        Kind::FlowRun,
+        Kind::TaskCreated,
+        Kind::TaskCompleted,
+        Kind::TaskFailed,
+        Kind::AppInstalled,
+        Kind::AppEventReceived,
+        Kind::RecordCreated,
+        Kind::RecordUpdated,
+        Kind::RecordDeleted,
+    ];
+
     /// `{resource}.{eventName}`, the name the platform documents the type by.
     fn name(self) -> &'static str {
         match self {
@@ -211,6 +232,12 @@ impl Simulator {
         generate(&mut self.gen, &mut self.orgs[o], kind)
     }
 
+    /// The next event of the first organization, of `kind` unless its resource must come first.
+    fn next_of(&mut self, kind: Kind) -> Envelope {
+        self.tick();
+        generate(&mut self.gen, &mut self.orgs[0], kind)
+    }
+
     /// Advances the clock by one gap between events.
     fn tick(&mut self) {
         let u: f64 = self.gen.rng.random();
@@ -289,7 +316,7 @@ mod tests {
             .join("\n")
     }
 
-    /// What every event type's payload holds.
+    /// What every event type's payload holds; the catalogue's examples have the same shapes.
     pub(super) const SHAPES: &str = "\
 app.event_received: app appId body channel externalId externalType
 app.installed: app appId channel installedBy name version
