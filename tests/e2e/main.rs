@@ -766,8 +766,8 @@ impl Gateway {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_secs() as i64;
-        eventscope_core::gateway::auth::sign(
-            &eventscope_core::gateway::auth::Claims {
+        eventscope_gateway::auth::sign(
+            &eventscope_gateway::auth::Claims {
                 sub: "u_e2e".into(),
                 orgs: orgs.iter().map(|s| s.to_string()).collect(),
                 exp: now + 3600,

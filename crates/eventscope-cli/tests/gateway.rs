@@ -4,8 +4,8 @@
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use eventscope_core::gateway::auth::{sign, Claims};
 use eventscope_core::wire::ConnectionProfile;
+use eventscope_gateway::auth::{sign, Claims};
 use eventscope_gateway::{Config, Gateway, Limits};
 use eventscope_testkit::NatsServer;
 use tokio::process::Command;

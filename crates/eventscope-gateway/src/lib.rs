@@ -4,6 +4,7 @@
 //! The binary (`main.rs`) reads flags and the secret; [`Gateway::serve`] runs the gateway on a
 //! bound listener until `shutdown` turns true, which closes every client with 1001.
 
+pub mod auth;
 pub mod hub;
 pub mod metrics;
 pub mod session;
@@ -18,13 +19,13 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use eventscope_core::gateway::auth::{self, TokenError};
 use eventscope_core::gateway::protocol::{self, NatsState};
 use eventscope_core::source::{self, Initial};
 use eventscope_core::wire::{ConnectionProfile, ConnectionState, SourceStatus};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::auth::TokenError;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 

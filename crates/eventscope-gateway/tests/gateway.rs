@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use common::*;
-use eventscope_core::gateway::auth::{sign, Claims};
+use eventscope_gateway::auth::{sign, Claims};
 use eventscope_testkit::NatsServer;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;

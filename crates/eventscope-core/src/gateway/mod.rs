@@ -1,6 +1,5 @@
-//! The WebSocket gateway's shared ground: its protocol and its authorization rule, used by the
-//! gateway server (`crates/eventscope-gateway`) and by Eventscope's gateway source.
+//! The WebSocket gateway's shared ground: its protocol, used by the gateway server
+//! (`crates/eventscope-gateway`, which also owns token auth) and by Eventscope's gateway source.
 
-pub mod auth;
 pub mod client;
 pub mod protocol;

@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use eventscope_core::gateway::auth::{sign, Claims};
+use eventscope_gateway::auth::{sign, Claims};
 use eventscope_testkit::NatsServer;
 use futures::{SinkExt, StreamExt};
 use serde_json::Value;
