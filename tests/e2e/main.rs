@@ -742,7 +742,7 @@ impl Gateway {
                 subjects: Vec::new(),
                 ..Default::default()
             },
-            jwt_secret: GATEWAY_SECRET.to_vec(),
+            verifier: eventscope_gateway::auth::Verifier::hs256(GATEWAY_SECRET).unwrap(),
             heartbeat: Duration::from_secs(20),
             limits: eventscope_gateway::Limits::default(),
         };
