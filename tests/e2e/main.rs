@@ -742,7 +742,7 @@ impl Gateway {
                 subjects: Vec::new(),
                 ..Default::default()
             },
-            jwt_secret: GATEWAY_SECRET.to_vec(),
+            verifier: eventscope_gateway::auth::Verifier::hs256(GATEWAY_SECRET).unwrap(),
             heartbeat: Duration::from_secs(20),
             limits: eventscope_gateway::Limits::default(),
         };
@@ -766,8 +766,8 @@ impl Gateway {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_secs() as i64;
-        eventscope_core::gateway::auth::sign(
-            &eventscope_core::gateway::auth::Claims {
+        eventscope_gateway::auth::sign(
+            &eventscope_gateway::auth::Claims {
                 sub: "u_e2e".into(),
                 orgs: orgs.iter().map(|s| s.to_string()).collect(),
                 exp: now + 3600,

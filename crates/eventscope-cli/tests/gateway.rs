@@ -4,8 +4,8 @@
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use eventscope_core::gateway::auth::{sign, Claims};
 use eventscope_core::wire::ConnectionProfile;
+use eventscope_gateway::auth::{sign, Claims, Verifier};
 use eventscope_gateway::{Config, Gateway, Limits};
 use eventscope_testkit::NatsServer;
 use tokio::process::Command;
@@ -21,7 +21,7 @@ async fn gateway(nats: &NatsServer) -> String {
             servers: vec![nats.url()],
             ..ConnectionProfile::default()
         },
-        jwt_secret: SECRET.to_vec(),
+        verifier: Verifier::hs256(SECRET).unwrap(),
         heartbeat: Duration::from_secs(20),
         limits: Limits::default(),
     };

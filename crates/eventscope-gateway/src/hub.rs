@@ -10,12 +10,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use async_nats::Client;
-use eventscope_core::gateway::auth::Grant;
 use eventscope_core::gateway::protocol::EventFrame;
 use futures::StreamExt;
 use tokio::sync::{mpsc, Mutex, Notify};
 use tokio::task::AbortHandle;
 
+use crate::auth::Grant;
 use crate::metrics::Metrics;
 
 /// What a connection's writer sends, in order.

@@ -1,9 +1,10 @@
 //! The real-time WebSocket gateway (`docs/gateway-protocol.md`): clients with an org-scoped
 //! token subscribe to topic patterns and receive the matching NATS events.
 //!
-//! The binary (`main.rs`) reads flags and the secret; [`Gateway::serve`] runs the gateway on a
+//! The binary (`main.rs`) reads flags and the token keys; [`Gateway::serve`] runs the gateway on a
 //! bound listener until `shutdown` turns true, which closes every client with 1001.
 
+pub mod auth;
 pub mod hub;
 pub mod metrics;
 pub mod session;
@@ -18,13 +19,13 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use eventscope_core::gateway::auth::{self, TokenError};
 use eventscope_core::gateway::protocol::{self, NatsState};
 use eventscope_core::source::{self, FirstConnect};
 use eventscope_core::wire::{ConnectionProfile, ConnectionState, SourceStatus};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::auth::{TokenError, Verifier};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 
@@ -61,8 +62,8 @@ impl Default for Limits {
 pub struct Config {
     /// NATS servers, auth and TLS, as the app connects.
     pub nats: ConnectionProfile,
-    /// The HS256 key tokens are signed with.
-    pub jwt_secret: Vec<u8>,
+    /// The keys tokens are checked with, and so the one algorithm each accepts.
+    pub verifier: Verifier,
     pub heartbeat: Duration,
     pub limits: Limits,
 }
@@ -71,7 +72,7 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("nats", &eventscope_core::profile::redacted(&self.nats))
-            .field("jwt_secret", &"<redacted>")
+            .field("verifier", &self.verifier)
             .field("heartbeat", &self.heartbeat)
             .field("limits", &self.limits)
             .finish()
@@ -211,7 +212,7 @@ fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
 async fn upgrade(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let now = unix_now();
     let verdict = match token_of(&request) {
-        Some(token) => auth::verify(&token, &shared.config.jwt_secret, now),
+        Some(token) => auth::verify(&token, &shared.config.verifier, now),
         None => Err(TokenError::Missing),
     };
     let claims = match verdict {

@@ -1,19 +1,21 @@
-//! `eventscope-gateway`: flags, the JWT secret, logging and signals around
+//! `eventscope-gateway`: flags, the token keys, logging and signals around
 //! [`eventscope_gateway::Gateway`].
 //!
-//! The secret comes from `EVENTSCOPE_JWT_SECRET` or `--jwt-secret-file`, never from an argument
-//! (arguments are visible to every user of the machine). The first line on stdout is
-//! `listening on ADDR:PORT`, so a caller that asked for port 0 learns the port.
+//! Tokens are checked with exactly one of: an HS256 secret from `EVENTSCOPE_JWT_SECRET` or
+//! `--jwt-secret-file` (never from an argument: arguments are visible to every user of the
+//! machine), a PEM public key (`--jwt-public-key`), or a JWK set (`--jwks`). The first line on
+//! stdout is `listening on ADDR:PORT`, so a caller that asked for port 0 learns the port.
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use eventscope_core::gateway::protocol;
 use eventscope_core::wire::{ConnectionProfile, NatsAuth, TlsSettings};
+use eventscope_gateway::auth::Verifier;
 use eventscope_gateway::{Config, Limits};
 
 const SECRET_ENV: &str = "EVENTSCOPE_JWT_SECRET";
@@ -34,6 +36,13 @@ struct Args {
     /// File holding the HS256 secret tokens are signed with (instead of EVENTSCOPE_JWT_SECRET)
     #[arg(long, value_name = "PATH")]
     jwt_secret_file: Option<PathBuf>,
+    /// PEM public key tokens are signed with: RS256 for an RSA key, ES256 for an EC P-256 key
+    #[arg(long, value_name = "PATH")]
+    jwt_public_key: Option<PathBuf>,
+    /// JWK set (JSON) of the keys tokens are signed with: the token's `kid` picks the key, the
+    /// key its algorithm (RSA: RS256, EC P-256: ES256)
+    #[arg(long, value_name = "PATH")]
+    jwks: Option<PathBuf>,
     /// Seconds between pings; a client silent for two intervals is closed (4008)
     #[arg(long, value_name = "SECS", default_value_t = protocol::DEFAULT_HEARTBEAT_SECS)]
     heartbeat_secs: u64,
@@ -145,19 +154,8 @@ async fn wait_for_signal() {
 }
 
 fn config(args: &Args) -> Result<Config> {
-    let jwt_secret = match &args.jwt_secret_file {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            text.trim_end_matches(['\n', '\r']).as_bytes().to_vec()
-        }
-        None => std::env::var(SECRET_ENV)
-            .map(String::into_bytes)
-            .unwrap_or_default(),
-    };
-    if jwt_secret.is_empty() {
-        bail!("no JWT secret: set {SECRET_ENV} or give --jwt-secret-file");
-    }
+    let verifier = verifier(args)?;
+    tracing::info!(?verifier, "token keys");
     if args.heartbeat_secs == 0 {
         bail!("invalid --heartbeat-secs 0: expected at least 1");
     }
@@ -201,7 +199,7 @@ fn config(args: &Args) -> Result<Config> {
             },
             ..ConnectionProfile::default()
         },
-        jwt_secret,
+        verifier,
         heartbeat: Duration::from_secs(args.heartbeat_secs),
         limits: Limits {
             max_subscriptions: args.max_subscriptions,
@@ -210,4 +208,52 @@ fn config(args: &Args) -> Result<Config> {
             max_missed: args.max_missed,
         },
     })
+}
+
+/// The one key source the flags and the environment name; the algorithm follows from it.
+fn verifier(args: &Args) -> Result<Verifier> {
+    // An empty variable counts as unset, as it always did.
+    let env_secret = std::env::var(SECRET_ENV).ok().filter(|s| !s.is_empty());
+    // The file wins over the variable, as it always did: both are the shared secret.
+    let secret = match (&args.jwt_secret_file, &env_secret) {
+        (Some(_), _) => Some("--jwt-secret-file"),
+        (None, Some(_)) => Some(SECRET_ENV),
+        (None, None) => None,
+    };
+    let given: Vec<&str> = [
+        secret,
+        args.jwt_public_key.as_ref().map(|_| "--jwt-public-key"),
+        args.jwks.as_ref().map(|_| "--jwks"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    match given.len() {
+        0 => bail!("no JWT key: set {SECRET_ENV} or give --jwt-secret-file, --jwt-public-key or --jwks"),
+        1 => {}
+        _ => bail!(
+            "more than one JWT key ({}): give exactly one of {SECRET_ENV} (or --jwt-secret-file), --jwt-public-key, --jwks",
+            given.join(", ")
+        ),
+    }
+    let read = |path: &Path| {
+        std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+    };
+    let using = |flag: &str, path: &Path| format!("cannot use {flag} {}", path.display());
+    if let Some(path) = &args.jwks {
+        return Verifier::key_set(&read(path)?).with_context(|| using("--jwks", path));
+    }
+    if let Some(path) = &args.jwt_public_key {
+        return Verifier::public_key(&read(path)?).with_context(|| using("--jwt-public-key", path));
+    }
+    match &args.jwt_secret_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            Verifier::hs256(text.trim_end_matches(['\n', '\r']).as_bytes())
+                .with_context(|| using("--jwt-secret-file", path))
+        }
+        None => Verifier::hs256(env_secret.unwrap_or_default().as_bytes())
+            .with_context(|| format!("cannot use {SECRET_ENV}")),
+    }
 }

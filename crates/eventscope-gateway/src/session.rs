@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use eventscope_core::gateway::auth::{Claims, Grant, TopicRefusal};
 use eventscope_core::gateway::protocol::{
     ClientFrame, ErrorCode, NatsState, ServerFrame, CLOSE_GOING_AWAY, CLOSE_NO_PONG,
     CLOSE_TOO_SLOW, MAX_ID_BYTES,
@@ -16,6 +15,7 @@ use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, watch};
 
+use crate::auth::{Claims, Grant, TopicRefusal};
 use crate::hub::{Item, Outbox, Target};
 use crate::metrics::Metrics;
 use crate::Shared;

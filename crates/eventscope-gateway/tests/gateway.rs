@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use common::*;
-use eventscope_core::gateway::auth::{sign, Claims};
+use eventscope_gateway::auth::{sign, sign_with, Claims};
 use eventscope_testkit::NatsServer;
+use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
@@ -104,6 +105,181 @@ async fn only_a_valid_hs256_token_is_let_in() {
     .await;
     let metrics = gateway.metrics().await;
     assert_eq!(metrics["auth_failures_total"], 7);
+}
+
+/// An hour's token for `u_7` in `org_1`, under `alg`, naming `kid`, signed with `key`.
+fn token_with_key(alg: Algorithm, kid: Option<&str>, key: &EncodingKey) -> String {
+    let claims = Claims {
+        sub: "u_7".into(),
+        orgs: vec!["org_1".into()],
+        exp: now() + 3600,
+    };
+    sign_with(&claims, alg, kid, key)
+}
+
+/// The private key `tests/keys/{name}`.
+fn private_key(name: &str) -> EncodingKey {
+    let pem = std::fs::read(key_file(name)).unwrap();
+    EncodingKey::from_rsa_pem(&pem)
+        .or_else(|_| EncodingKey::from_ec_pem(&pem))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn with_a_key_set_the_kid_picks_the_key_and_the_key_the_algorithm() {
+    let nats = NatsServer::start();
+    let jwks = key_file("jwks.json");
+    let gateway = Gateway::start_with_keys(&nats, &["--jwks", &jwks, "--heartbeat-secs", "7"]);
+    let rsa = private_key("rsa-private.pem");
+    let rs256 = token_with_key(Algorithm::RS256, Some("rsa-2026"), &rsa);
+    let es256 = token_with_key(
+        Algorithm::ES256,
+        Some("ec-2026"),
+        &private_key("ec-private.pem"),
+    );
+    let welcome = json!({"type": "welcome", "sub": "u_7", "orgs": ["org_1"], "heartbeatSecs": 7});
+    check_auth(&gateway, Some(&rs256), false, welcome.clone()).await;
+    check_auth(&gateway, Some(&es256), true, welcome).await;
+    let refused = |code: &str| json!({"status": 401, "code": code});
+    let wrong_kid = token_with_key(Algorithm::RS256, Some("rsa-2025"), &rsa);
+    check_auth(&gateway, Some(&wrong_kid), false, refused("unknown_key")).await;
+    let no_kid = token_with_key(Algorithm::RS256, None, &rsa);
+    check_auth(&gateway, Some(&no_kid), false, refused("unknown_key")).await;
+    // Algorithm confusion: HMAC keyed with the public key, which anyone has, under the RSA
+    // key's id.
+    let public_pem = std::fs::read(key_file("rsa-public.pem")).unwrap();
+    let hmac_with_public_key = token_with_key(
+        Algorithm::HS256,
+        Some("rsa-2026"),
+        &EncodingKey::from_secret(&public_pem).unwrap(),
+    );
+    check_auth(
+        &gateway,
+        Some(&hmac_with_public_key),
+        false,
+        refused("unsupported_algorithm"),
+    )
+    .await;
+    // Nor is an HS256 secret a key here.
+    check_auth(
+        &gateway,
+        Some(&token_for(&["org_1"])),
+        false,
+        refused("unsupported_algorithm"),
+    )
+    .await;
+    assert_eq!(gateway.metrics().await["auth_failures_total"], 4);
+    // The RS256 client is served like any other: its organization's events, not another's.
+    let mut client = connect(&gateway, &rs256).await;
+    client.subscribe("s1", "events.org_1.>").await;
+    let nats_client = async_nats::connect(nats.url()).await.unwrap();
+    let (other, mine) = (envelope("org_2", 1), envelope("org_1", 2));
+    publish(&nats_client, &[other, mine.clone()]).await;
+    let expected: Value = serde_json::from_slice(&mine.1).unwrap();
+    assert_eq!(
+        client.frame().await,
+        json!({"type": "event", "subscription": "s1", "topic": mine.0, "event": expected})
+    );
+}
+
+/// What the gateway says on stderr when it refuses to start with `args` (and `secret` in
+/// `EVENTSCOPE_JWT_SECRET`): one line, exit code 1, nothing on stdout.
+fn check_refused_start(args: &[&str], secret: Option<&str>, expected: &str) {
+    let mut command = std::process::Command::new(BIN);
+    match secret {
+        Some(secret) => command.env("EVENTSCOPE_JWT_SECRET", secret),
+        None => command.env_remove("EVENTSCOPE_JWT_SECRET"),
+    };
+    let output = command
+        .args([
+            "--nats-url",
+            "nats://127.0.0.1:1",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args(args)
+        .env("EVENTSCOPE_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        (
+            output.status.code(),
+            stderr.as_ref(),
+            output.stdout.as_slice()
+        ),
+        (Some(1), format!("error: {expected}\n").as_str(), &b""[..]),
+        "{args:?}"
+    );
+}
+
+#[test]
+fn the_gateway_starts_only_with_exactly_one_key_source() {
+    let (jwks, public) = (key_file("jwks.json"), key_file("rsa-public.pem"));
+    let secret_file = key_file("README.md");
+    check_refused_start(
+        &[],
+        None,
+        "no JWT key: set EVENTSCOPE_JWT_SECRET or give --jwt-secret-file, --jwt-public-key or --jwks",
+    );
+    // An empty variable is no secret.
+    check_refused_start(
+        &[],
+        Some(""),
+        "no JWT key: set EVENTSCOPE_JWT_SECRET or give --jwt-secret-file, --jwt-public-key or --jwks",
+    );
+    let two = |which: &str| {
+        format!(
+            "more than one JWT key ({which}): give exactly one of EVENTSCOPE_JWT_SECRET (or --jwt-secret-file), --jwt-public-key, --jwks"
+        )
+    };
+    check_refused_start(
+        &["--jwks", &jwks, "--jwt-public-key", &public],
+        None,
+        &two("--jwt-public-key, --jwks"),
+    );
+    check_refused_start(
+        &["--jwks", &jwks],
+        Some(SECRET),
+        &two("EVENTSCOPE_JWT_SECRET, --jwks"),
+    );
+    check_refused_start(
+        &[
+            "--jwt-secret-file",
+            &secret_file,
+            "--jwt-public-key",
+            &public,
+        ],
+        None,
+        &two("--jwt-secret-file, --jwt-public-key"),
+    );
+    let p384 = key_file("ec-p384-public.pem");
+    check_refused_start(
+        &["--jwt-public-key", &p384],
+        None,
+        &format!(
+            "cannot use --jwt-public-key {p384}: the key is an EC key on P-384; only P-256 (ES256) is accepted"
+        ),
+    );
+    let private = key_file("rsa-private.pem");
+    check_refused_start(
+        &["--jwt-public-key", &private],
+        None,
+        &format!(
+            "cannot use --jwt-public-key {private}: the file holds a private key; give the public key only"
+        ),
+    );
+    check_refused_start(
+        &["--jwks", &public],
+        None,
+        &format!("cannot use --jwks {public}: not a JWK set: invalid number at line 1 column 2"),
+    );
+    check_refused_start(
+        &["--jwks", "/nonexistent/jwks.json"],
+        None,
+        "cannot read /nonexistent/jwks.json: No such file or directory (os error 2)",
+    );
 }
 
 /// Every topic an `org_1` client might try, with the answer it gets.

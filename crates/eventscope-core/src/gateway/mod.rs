@@ -1,5 +1,5 @@
-//! The WebSocket gateway's shared ground: its protocol and its authorization rule, used by the
-//! gateway server (`crates/eventscope-gateway`) and by Eventscope's gateway source.
+//! The WebSocket gateway's wire protocol, shared by the gateway server
+//! (`crates/eventscope-gateway`, which also owns token auth) and by Eventscope's gateway source
+//! (`source::gateway`).
 
-pub mod auth;
 pub mod protocol;

@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use eventscope_core::gateway::auth::{sign, Claims};
+use eventscope_gateway::auth::{sign, Claims};
 use eventscope_testkit::NatsServer;
 use futures::{SinkExt, StreamExt};
 use serde_json::Value;
@@ -29,17 +29,32 @@ pub struct Gateway {
     pub port: u16,
     args: Vec<String>,
     nats_url: String,
+    secret: bool,
 }
 
 impl Gateway {
+    /// The gateway with [`SECRET`] as its HS256 key.
     pub fn start(nats: &NatsServer, args: &[&str]) -> Gateway {
-        Gateway::launch(&nats.url(), 0, args.iter().map(|s| s.to_string()).collect())
+        let args = args.iter().map(|s| s.to_string()).collect();
+        Gateway::launch(&nats.url(), 0, args, true)
     }
 
-    fn launch(nats_url: &str, port: u16, args: Vec<String>) -> Gateway {
+    /// The gateway with no HS256 secret: `args` name its keys (`--jwks`, `--jwt-public-key`).
+    pub fn start_with_keys(nats: &NatsServer, args: &[&str]) -> Gateway {
+        let args = args.iter().map(|s| s.to_string()).collect();
+        Gateway::launch(&nats.url(), 0, args, false)
+    }
+
+    fn launch(nats_url: &str, port: u16, args: Vec<String>, secret: bool) -> Gateway {
         let deadline = Instant::now() + WAIT;
         loop {
-            let mut child = Command::new(BIN)
+            let mut command = Command::new(BIN);
+            if secret {
+                command.env("EVENTSCOPE_JWT_SECRET", SECRET);
+            } else {
+                command.env_remove("EVENTSCOPE_JWT_SECRET");
+            }
+            let mut child = command
                 .args([
                     "--nats-url",
                     nats_url,
@@ -47,7 +62,6 @@ impl Gateway {
                     &format!("127.0.0.1:{port}"),
                 ])
                 .args(&args)
-                .env("EVENTSCOPE_JWT_SECRET", SECRET)
                 .env("EVENTSCOPE_LOG", "warn")
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
@@ -65,6 +79,7 @@ impl Gateway {
                     port,
                     args,
                     nats_url: nats_url.to_string(),
+                    secret,
                 };
             }
             // The old process may still hold the port for a moment after a restart.
@@ -99,7 +114,7 @@ impl Gateway {
     /// Stops this gateway and starts a new process on the same port.
     pub fn restart(&mut self) {
         self.terminate();
-        let next = Gateway::launch(&self.nats_url, self.port, self.args.clone());
+        let next = Gateway::launch(&self.nats_url, self.port, self.args.clone(), self.secret);
         *self = next;
     }
 
@@ -172,6 +187,11 @@ pub fn token_for(orgs: &[&str]) -> String {
         },
         SECRET.as_bytes(),
     )
+}
+
+/// The path of a test key in `tests/keys/`.
+pub fn key_file(name: &str) -> String {
+    format!("{}/tests/keys/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
 pub fn now() -> i64 {
