@@ -15,7 +15,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use eventscope_core::topic::{self, TopicPattern};
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse,
+};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -42,6 +44,8 @@ pub enum TokenError {
     Algorithm { alg: String, accepted: String },
     #[error("the token's key id {0:?} is not in the key set")]
     UnknownKey(String),
+    #[error("the token's key is set aside: {0}")]
+    UnusableKey(String),
     #[error("the token names no key id (`kid`) and the key set holds {0} keys")]
     NoKeyId(usize),
     #[error("the token's signature does not match")]
@@ -59,7 +63,9 @@ impl TokenError {
             TokenError::Missing => "missing_token",
             TokenError::Malformed(_) => "malformed_token",
             TokenError::Algorithm { .. } => "unsupported_algorithm",
-            TokenError::UnknownKey(_) | TokenError::NoKeyId(_) => "unknown_key",
+            TokenError::UnknownKey(_) | TokenError::UnusableKey(_) | TokenError::NoKeyId(_) => {
+                "unknown_key"
+            }
             TokenError::Signature => "bad_signature",
             TokenError::Claims(_) => "invalid_claims",
             TokenError::Expired { .. } => "expired_token",
@@ -82,10 +88,16 @@ pub enum KeyError {
     Unusable(Algorithm),
     #[error("not a JWK set: {0}")]
     NotAKeySet(String),
-    #[error("the key set holds no signing key")]
-    NoSigningKey,
-    #[error("key {key} of the set: {problem}")]
-    InSet { key: String, problem: String },
+    #[error("the key set holds no usable signing key{}", set_aside_list(.0))]
+    NoSigningKey(Vec<String>),
+}
+
+fn set_aside_list(set_aside: &[String]) -> String {
+    if set_aside.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", set_aside.join("; "))
+    }
 }
 
 /// Where a [`Verifier`]'s keys came from.
@@ -136,6 +148,8 @@ pub struct Verifier {
     keys: Vec<Key>,
     /// The algorithms of `keys`, for refusals ("RS256, ES256").
     accepted: String,
+    /// Keys of a set that could not be used.
+    set_aside: Vec<SetAside>,
 }
 
 /// The key material stays out: only where the keys came from, their ids and algorithms.
@@ -146,10 +160,13 @@ impl fmt::Debug for Verifier {
             .iter()
             .map(|k| (k.kid.as_deref(), k.alg))
             .collect();
-        f.debug_struct("Verifier")
-            .field("source", &self.source)
-            .field("keys", &keys)
-            .finish()
+        let mut out = f.debug_struct("Verifier");
+        out.field("source", &self.source).field("keys", &keys);
+        if !self.set_aside.is_empty() {
+            let set_aside: Vec<_> = self.set_aside.iter().map(|k| k.kid.as_deref()).collect();
+            out.field("set_aside", &set_aside);
+        }
+        out.finish()
     }
 }
 
@@ -189,80 +206,55 @@ impl Verifier {
     }
 
     /// A JWK set (RFC 7517): a token's `kid` picks the key, and the key's type its algorithm,
-    /// RS256 for RSA and ES256 for EC P-256. Keys whose `use` is not `sig` are left out; any
-    /// other key the gateway cannot verify with is refused, so no token is refused later for a
-    /// key that was silently dropped.
+    /// RS256 for RSA and ES256 for EC P-256. Keys whose `use` is not `sig` are left out.
+    ///
+    /// A signing key the gateway cannot verify with (another curve, a symmetric key, an `alg`
+    /// that disagrees with the key, a repeated or missing `kid`) is set aside rather than
+    /// refused: identity providers publish keys of several kinds and rotate them, and one
+    /// unusable key must not stop the gateway. [`Verifier::set_aside`] names them (the gateway
+    /// logs it at startup), and a token that names one is refused with the reason.
     pub fn key_set(json: &[u8]) -> Result<Verifier, KeyError> {
         let set: JwkSet =
             serde_json::from_slice(json).map_err(|e| KeyError::NotAKeySet(e.to_string()))?;
         let signing: Vec<_> = set
             .keys
             .iter()
-            .enumerate()
-            .filter(|(_, jwk)| {
+            .filter(|jwk| {
                 matches!(
                     jwk.common.public_key_use,
                     None | Some(PublicKeyUse::Signature)
                 )
             })
             .collect();
-        if signing.is_empty() {
-            return Err(KeyError::NoSigningKey);
-        }
         let mut keys: Vec<Key> = Vec::with_capacity(signing.len());
-        for (index, jwk) in &signing {
+        let mut set_aside = Vec::new();
+        for (index, jwk) in signing.iter().enumerate() {
             let kid = jwk.common.key_id.clone();
-            let in_set = |problem: String| KeyError::InSet {
-                key: match &kid {
-                    Some(kid) => format!("{kid:?}"),
-                    None => format!("number {}", index + 1),
-                },
-                problem,
-            };
-            if kid.is_none() && signing.len() > 1 {
-                return Err(in_set(
-                    "has no `kid`, which a set of several keys needs".into(),
-                ));
+            match set_key(jwk, kid.clone(), signing.len(), &keys) {
+                Ok(key) => keys.push(key),
+                Err(problem) => set_aside.push(SetAside {
+                    key: match &kid {
+                        Some(kid) => format!("{kid:?}"),
+                        None => format!("number {}", index + 1),
+                    },
+                    kid,
+                    problem,
+                }),
             }
-            if keys.iter().any(|k| k.kid == kid) {
-                return Err(in_set("appears twice".into()));
-            }
-            let (kind, alg) = match &jwk.algorithm {
-                AlgorithmParameters::RSA(_) => ("an RSA key", Algorithm::RS256),
-                AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => {
-                    ("an EC P-256 key", Algorithm::ES256)
-                }
-                AlgorithmParameters::EllipticCurve(ec) => {
-                    let curve = match ec.curve {
-                        EllipticCurve::P384 => "P-384",
-                        EllipticCurve::P521 => "P-521",
-                        EllipticCurve::Ed25519 => "Ed25519",
-                        _ => "an unknown curve",
-                    };
-                    return Err(in_set(KeyError::Curve(curve.into()).to_string()));
-                }
-                _ => {
-                    return Err(in_set(
-                        "is neither RSA nor EC; only RSA (RS256) and EC P-256 (ES256) keys are accepted"
-                            .into(),
-                    ))
-                }
-            };
-            if let Some(declared) = jwk.common.key_algorithm {
-                if declared != KeyAlgorithm::from(alg) {
-                    return Err(in_set(format!(
-                        "its `alg` is {declared} but {kind} is verified with {alg:?}"
-                    )));
-                }
-            }
-            let key = DecodingKey::from_jwk(jwk)
-                .map_err(|_| in_set(KeyError::Unusable(alg).to_string()))
-                .and_then(|key| {
-                    Key::new(kid.clone(), alg, key).map_err(|e| in_set(e.to_string()))
-                })?;
-            keys.push(key);
         }
-        Ok(Verifier::new(KeySource::KeySet, keys))
+        if keys.is_empty() {
+            return Err(KeyError::NoSigningKey(
+                set_aside.iter().map(SetAside::to_string).collect(),
+            ));
+        }
+        let mut verifier = Verifier::new(KeySource::KeySet, keys);
+        verifier.set_aside = set_aside;
+        Ok(verifier)
+    }
+
+    /// The keys of a set that cannot be used, each with why (empty for other sources).
+    pub fn set_aside(&self) -> impl Iterator<Item = String> + '_ {
+        self.set_aside.iter().map(SetAside::to_string)
     }
 
     fn new(source: KeySource, keys: Vec<Key>) -> Verifier {
@@ -281,6 +273,7 @@ impl Verifier {
             source,
             keys,
             accepted,
+            set_aside: Vec::new(),
         }
     }
 
@@ -295,10 +288,75 @@ impl Verifier {
                 .keys
                 .iter()
                 .find(|k| k.kid.as_deref() == Some(kid))
-                .ok_or_else(|| TokenError::UnknownKey(kid.to_string())),
+                .ok_or_else(|| {
+                    match self
+                        .set_aside
+                        .iter()
+                        .find(|k| k.kid.as_deref() == Some(kid))
+                    {
+                        Some(aside) => TokenError::UnusableKey(aside.to_string()),
+                        None => TokenError::UnknownKey(kid.to_string()),
+                    }
+                }),
             None if self.keys.len() == 1 => Ok(&self.keys[0]),
             None => Err(TokenError::NoKeyId(self.keys.len())),
         }
+    }
+}
+
+/// One signing key of a JWK set as a [`Key`], or why it cannot be one.
+fn set_key(jwk: &Jwk, kid: Option<String>, signing: usize, usable: &[Key]) -> Result<Key, String> {
+    if kid.is_none() && signing > 1 {
+        return Err("has no `kid`, which a set of several keys needs".into());
+    }
+    if usable.iter().any(|k| k.kid == kid) {
+        return Err("appears twice; the first is used".into());
+    }
+    let (kind, alg) =
+        match &jwk.algorithm {
+            AlgorithmParameters::RSA(_) => ("an RSA key", Algorithm::RS256),
+            AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => {
+                ("an EC P-256 key", Algorithm::ES256)
+            }
+            AlgorithmParameters::EllipticCurve(ec) => {
+                let curve = match ec.curve {
+                    EllipticCurve::P384 => "P-384",
+                    EllipticCurve::P521 => "P-521",
+                    EllipticCurve::Ed25519 => "Ed25519",
+                    _ => "an unknown curve",
+                };
+                return Err(KeyError::Curve(curve.into()).to_string());
+            }
+            _ => return Err(
+                "is neither RSA nor EC; only RSA (RS256) and EC P-256 (ES256) keys are accepted"
+                    .into(),
+            ),
+        };
+    if let Some(declared) = jwk.common.key_algorithm {
+        if declared != KeyAlgorithm::from(alg) {
+            return Err(format!(
+                "its `alg` is {declared} but {kind} is verified with {alg:?}"
+            ));
+        }
+    }
+    DecodingKey::from_jwk(jwk)
+        .map_err(|_| KeyError::Unusable(alg))
+        .and_then(|key| Key::new(kid, alg, key))
+        .map_err(|e| e.to_string())
+}
+
+/// A key of a JWK set that the gateway does not verify with, and why.
+#[derive(Debug, Clone)]
+struct SetAside {
+    /// How the key is named in messages: its `kid`, or its place in the set.
+    key: String,
+    kid: Option<String>,
+    problem: String,
+}
+
+impl fmt::Display for SetAside {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "key {} of the set: {}", self.key, self.problem)
     }
 }
 
@@ -306,6 +364,8 @@ impl Verifier {
 #[derive(Deserialize)]
 struct AlgName {
     alg: String,
+    /// Only looked at when it is a string: any other type is refused with the whole header.
+    kid: Option<serde_json::Value>,
 }
 
 /// The one claim read besides [`Claims`]: RFC 7519's not-before, checked against the caller's
@@ -334,6 +394,17 @@ pub fn verify(token: &str, verifier: &Verifier, now_secs: i64) -> Result<Claims,
         .map_err(|_| malformed("the header is not base64url JSON with an `alg`"))?;
     let name: AlgName = serde_json::from_slice(&header)
         .map_err(|_| malformed("the header is not base64url JSON with an `alg`"))?;
+    // A key the set holds but the gateway set aside explains the refusal better than its
+    // algorithm would.
+    if let Some(serde_json::Value::String(kid)) = &name.kid {
+        if let Some(aside) = verifier
+            .set_aside
+            .iter()
+            .find(|k| k.kid.as_deref() == Some(kid))
+        {
+            return Err(TokenError::UnusableKey(aside.to_string()));
+        }
+    }
     let refuse = |accepted: &str| TokenError::Algorithm {
         alg: name.alg.clone(),
         accepted: accepted.to_string(),
@@ -854,6 +925,15 @@ mod tests {
             &signed(&good, rs256, None, "rsa-private.pem"),
             Err("unknown_key: the token names no key id (`kid`) and the key set holds 2 keys"),
         );
+        // A token naming a key the set holds but the gateway set aside says why.
+        let p384 = Verifier::key_set(&jwks_with(|keys| keys[1]["crv"] = "P-384".into())).unwrap();
+        check_token(
+            &p384,
+            &signed(&good, es256, Some("ec-2026"), "ec-private.pem"),
+            Err(
+                r#"unknown_key: the token's key is set aside: key "ec-2026" of the set: the key is an EC key on P-384; only P-256 (ES256) is accepted"#,
+            ),
+        );
         // The key decides the algorithm: the EC key's id on an RS256 token is refused.
         check_token(
             &set,
@@ -920,6 +1000,11 @@ mod tests {
         assert_eq!(got.as_deref().map_err(String::as_str), expected);
     }
 
+    fn check_set_aside(jwks: &[u8], expected: &[&str]) {
+        let verifier = Verifier::key_set(jwks).unwrap();
+        assert_eq!(verifier.set_aside().collect::<Vec<_>>(), expected);
+    }
+
     /// The JWK set of `tests/keys/jwks.json` with its keys changed by `edit`.
     fn jwks_with(edit: impl FnOnce(&mut Vec<serde_json::Value>)) -> Vec<u8> {
         let mut set: serde_json::Value = serde_json::from_slice(JWKS).unwrap();
@@ -976,13 +1061,20 @@ mod tests {
                     key["use"] = "enc".into();
                 }
             })),
-            Err("the key set holds no signing key"),
+            Err("the key set holds no usable signing key"),
         );
+        // A key the gateway cannot use is set aside, and said; the others still serve.
         check_keys(
             Verifier::key_set(&jwks_with(|keys| keys[0]["alg"] = "ES256".into())),
-            Err(
-                r#"key "rsa-2026" of the set: its `alg` is ES256 but an RSA key is verified with RS256"#,
+            Ok(
+                r#"Verifier { source: KeySet, keys: [(Some("ec-2026"), ES256)], set_aside: [Some("rsa-2026")] }"#,
             ),
+        );
+        check_set_aside(
+            &jwks_with(|keys| keys[0]["alg"] = "ES256".into()),
+            &[
+                r#"key "rsa-2026" of the set: its `alg` is ES256 but an RSA key is verified with RS256"#,
+            ],
         );
         check_keys(
             Verifier::key_set(&jwks_with(|keys| keys[1]["alg"] = "ES256".into())),
@@ -994,30 +1086,52 @@ mod tests {
             Verifier::key_set(&jwks_with(|keys| {
                 keys[1].as_object_mut().unwrap().remove("kid");
             })),
-            Err("key number 2 of the set: has no `kid`, which a set of several keys needs"),
+            Ok(
+                r#"Verifier { source: KeySet, keys: [(Some("rsa-2026"), RS256)], set_aside: [None] }"#,
+            ),
+        );
+        check_set_aside(
+            &jwks_with(|keys| {
+                keys[1].as_object_mut().unwrap().remove("kid");
+            }),
+            &["key number 2 of the set: has no `kid`, which a set of several keys needs"],
         );
         check_keys(
             Verifier::key_set(&jwks_with(|keys| keys[1]["kid"] = "rsa-2026".into())),
-            Err(r#"key "rsa-2026" of the set: appears twice"#),
+            Ok(
+                r#"Verifier { source: KeySet, keys: [(Some("rsa-2026"), RS256)], set_aside: [Some("rsa-2026")] }"#,
+            ),
         );
         check_keys(
             Verifier::key_set(&jwks_with(|keys| keys[1]["crv"] = "P-384".into())),
-            Err(
-                r#"key "ec-2026" of the set: the key is an EC key on P-384; only P-256 (ES256) is accepted"#,
+            Ok(
+                r#"Verifier { source: KeySet, keys: [(Some("rsa-2026"), RS256)], set_aside: [Some("ec-2026")] }"#,
             ),
         );
         check_keys(
             Verifier::key_set(&jwks_with(|keys| {
                 keys.push(serde_json::json!({"kty": "oct", "kid": "shared", "k": "c2VjcmV0"}))
             })),
-            Err(
-                r#"key "shared" of the set: is neither RSA nor EC; only RSA (RS256) and EC P-256 (ES256) keys are accepted"#,
+            Ok(
+                r#"Verifier { source: KeySet, keys: [(Some("rsa-2026"), RS256), (Some("ec-2026"), ES256)], set_aside: [Some("shared")] }"#,
             ),
         );
         // A point that is not on P-256.
         check_keys(
             Verifier::key_set(&jwks_with(|keys| keys[1]["y"] = keys[1]["x"].clone())),
-            Err(r#"key "ec-2026" of the set: the key is not a valid ES256 key"#),
+            Ok(
+                r#"Verifier { source: KeySet, keys: [(Some("rsa-2026"), RS256)], set_aside: [Some("ec-2026")] }"#,
+            ),
+        );
+        // Nothing usable left: the gateway cannot start, and says why for each key.
+        check_keys(
+            Verifier::key_set(&jwks_with(|keys| {
+                keys[0]["alg"] = "ES256".into();
+                keys[1]["crv"] = "P-384".into();
+            })),
+            Err(
+                r#"the key set holds no usable signing key (key "rsa-2026" of the set: its `alg` is ES256 but an RSA key is verified with RS256; key "ec-2026" of the set: the key is an EC key on P-384; only P-256 (ES256) is accepted)"#,
+            ),
         );
     }
 

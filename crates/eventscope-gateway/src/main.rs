@@ -241,7 +241,11 @@ fn verifier(args: &Args) -> Result<Verifier> {
     };
     let using = |flag: &str, path: &Path| format!("cannot use {flag} {}", path.display());
     if let Some(path) = &args.jwks {
-        return Verifier::key_set(&read(path)?).with_context(|| using("--jwks", path));
+        let verifier = Verifier::key_set(&read(path)?).with_context(|| using("--jwks", path))?;
+        for key in verifier.set_aside() {
+            tracing::warn!(jwks = %path.display(), "{key}; tokens that name it are refused");
+        }
+        return Ok(verifier);
     }
     if let Some(path) = &args.jwt_public_key {
         return Verifier::public_key(&read(path)?).with_context(|| using("--jwt-public-key", path));
