@@ -2,49 +2,25 @@
 //! driven over WebDriver, against a real nats-server. Build with `--features custom-protocol`
 //! so the binary embeds `ui/dist`.
 
-mod app;
-
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use app::App;
-use eventscope_testkit::NatsServer;
+use eventscope_testkit::{publish, NatsServer};
+use eventscope_window::{task_failed as envelope, App};
 use serde_json::json;
 
-fn envelope(id: &str, org: &str, payload: serde_json::Value) -> (String, Vec<u8>) {
-    let body = json!({
-        "id": id,
-        "organizationId": org,
-        "source": "tasks",
-        "resource": "task",
-        "resourceId": format!("task_{id}"),
-        "eventName": "failed",
-        "timestamp": "2026-11-27T10:00:00.000Z",
-        "payload": payload,
-        "metadata": {"filters": {}, "tags": ["e2e"]},
-    });
-    (
-        format!("events.{org}.tasks.task.failed.task_{id}"),
-        serde_json::to_vec(&body).unwrap(),
-    )
-}
+/// The app as cargo built it for these tests.
+const APP: &str = env!("CARGO_BIN_EXE_eventscope");
 
 /// A fresh nats-server and the app, connected to it.
 async fn connected_app() -> (NatsServer, App) {
-    let server = NatsServer::start();
-    let app = App::launch(&server.url()).await;
-    app.wait_connected().await;
-    (server, app)
+    eventscope_window::connected_app(Path::new(APP)).await
 }
 
-async fn publish(server: &NatsServer, messages: &[(String, Vec<u8>)]) {
+/// Publishes `messages` from a client of its own, flushed.
+async fn publish_to(server: &NatsServer, messages: &[(String, Vec<u8>)]) {
     let client = async_nats::connect(server.url()).await.unwrap();
-    for (subject, body) in messages {
-        client
-            .publish(subject.clone(), body.clone().into())
-            .await
-            .unwrap();
-    }
-    client.flush().await.unwrap();
+    publish(&client, messages).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -60,7 +36,7 @@ async fn published_events_appear_and_selecting_one_shows_its_payload() {
             )
         })
         .collect();
-    publish(&server, &events).await;
+    publish_to(&server, &events).await;
 
     app.wait_text("count-received", "20").await;
     let row = app.wait_row("evt_19").await;
@@ -79,7 +55,7 @@ async fn published_events_appear_and_selecting_one_shows_its_payload() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_that_is_not_json_appears_flagged() {
     let (server, app) = connected_app().await;
-    publish(
+    publish_to(
         &server,
         &[(
             "events.org_x.apps.app.event_received.app_1".to_string(),
@@ -111,14 +87,14 @@ async fn pause_and_resume_lose_nothing() {
     let first: Vec<_> = (0..30)
         .map(|i| envelope(&format!("a_{i}"), "org_p", json!({"n": i})))
         .collect();
-    publish(&server, &first).await;
+    publish_to(&server, &first).await;
     app.wait_row("a_29").await;
 
     app.click("pause-toggle").await;
     let more: Vec<_> = (0..200)
         .map(|i| envelope(&format!("b_{i}"), "org_p", json!({"n": i})))
         .collect();
-    publish(&server, &more).await;
+    publish_to(&server, &more).await;
     app.wait_text("count-received", "230").await;
     // Paused, the view stays where it was.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -157,7 +133,7 @@ async fn hostile_huge_and_deep_payloads_render_as_text() {
         );
         (subject, text.into_bytes())
     };
-    publish(
+    publish_to(
         &server,
         &[
             hostile,
@@ -192,239 +168,8 @@ async fn hostile_huge_and_deep_payloads_render_as_text() {
     let injected = app.script("return document.querySelectorAll('[data-testid=event-detail] img, [data-testid=event-detail] script').length").await;
     assert_eq!(injected, json!(0));
     // The app is still up and streaming.
-    publish(&server, &[envelope("after", "org_h", json!({}))]).await;
+    publish_to(&server, &[envelope("after", "org_h", json!({}))]).await;
     app.wait_text("count-received", "5").await;
-    app.close().await;
-}
-
-/// Publishes `count` events at `rate` per second in bursts every 10 ms; returns each id's
-/// publish time in Unix milliseconds.
-async fn publish_paced(
-    server: &NatsServer,
-    prefix: &str,
-    rate: u64,
-    count: u64,
-) -> Vec<(String, f64)> {
-    let client = async_nats::connect(server.url()).await.unwrap();
-    let per_tick = (rate / 100).max(1);
-    let mut tick = tokio::time::interval(Duration::from_millis(10));
-    let mut sent = Vec::with_capacity(count as usize);
-    let mut n = 0;
-    while n < count {
-        tick.tick().await;
-        for _ in 0..per_tick.min(count - n) {
-            let id = format!("{prefix}_{n}");
-            let (subject, body) = envelope(
-                &id,
-                "org_bench",
-                json!({"n": n, "text": "a realistic sentence of text for the payload, about this long"}),
-            );
-            client.publish(subject, body.into()).await.unwrap();
-            sent.push((id, chrono_ms()));
-            n += 1;
-        }
-        client.flush().await.unwrap();
-    }
-    sent
-}
-
-fn chrono_ms() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-        * 1000.0
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
-/// Records, in the page, when each event id is first rendered as a row, and how many animation
-/// frames changed the visible rows.
-const OBSERVE: &str = r#"
-window.__seen = new Map();
-window.__frames = 0;
-let dirty = false;
-const note = () => {
-  for (const row of document.querySelectorAll('[data-testid=event-row]')) {
-    const id = row.getAttribute('data-event-id');
-    if (!window.__seen.has(id)) window.__seen.set(id, Date.now());
-  }
-  dirty = true;
-};
-new MutationObserver(note).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-event-id'] });
-const frame = () => { if (dirty) { window.__frames++; dirty = false; } requestAnimationFrame(frame); };
-requestAnimationFrame(frame);
-return true;
-"#;
-
-/// Measures what issue 2 asks of the window, beside the publisher's own clock:
-/// publish-to-visible latency at 1,000 events/s, and at 10,000 events/s whether every batch
-/// arrives, how often the visible rows change, and how long a click takes to select a row.
-/// Run: `cargo test --release --features custom-protocol --test e2e -- --ignored --nocapture ui_responsiveness`
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "benchmark: run explicitly, see the doc comment"]
-async fn ui_responsiveness() {
-    let (server, app) = connected_app().await;
-    app.script(OBSERVE).await;
-
-    // 1. Publish-to-visible latency at 1,000 events/s for 10 s.
-    let sent = publish_paced(&server, "lat", 1_000, 10_000).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let seen = app.script("return Object.fromEntries(window.__seen)").await;
-    let mut latencies: Vec<f64> = sent
-        .iter()
-        .filter_map(|(id, at)| {
-            seen.get(id)
-                .and_then(|v| v.as_f64())
-                .map(|shown| shown - at)
-        })
-        .collect();
-    latencies.sort_by(f64::total_cmp);
-    println!(
-        "1,000 events/s: {} of {} events seen as rows; publish-to-visible p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
-        latencies.len(),
-        sent.len(),
-        percentile(&latencies, 0.5),
-        percentile(&latencies, 0.99),
-        latencies.last().copied().unwrap_or(f64::NAN),
-    );
-
-    // 2. 10,000 events/s for 10 s: batches, row updates, clicks.
-    let batches_before = app
-        .script("return +document.querySelector('[data-testid=status-line]').dataset.batches")
-        .await;
-    let frames_before = app.script("return window.__frames").await;
-    let started = Instant::now();
-    let publisher = {
-        let url = server.url();
-        tokio::spawn(async move {
-            let server_url = url;
-            let client = async_nats::connect(server_url).await.unwrap();
-            let mut tick = tokio::time::interval(Duration::from_millis(10));
-            for n in 0..100_000u64 {
-                if n % 100 == 0 {
-                    tick.tick().await;
-                }
-                let (subject, body) = envelope(&format!("fast_{n}"), "org_bench", json!({"n": n}));
-                client.publish(subject, body.into()).await.unwrap();
-            }
-            client.flush().await.unwrap();
-        })
-    };
-    let mut clicks = Vec::new();
-    while !publisher.is_finished() {
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        // Click the middle visible row and time, in the page, until it is selected and its
-        // detail shows.
-        let ms = app
-            .client_execute_async(
-                r#"
-const done = arguments[arguments.length - 1];
-const rows = document.querySelectorAll('[data-testid=event-row]');
-if (rows.length === 0) { done(null); return; }
-const row = rows[Math.floor(rows.length / 2)];
-const id = row.getAttribute('data-event-id');
-const t0 = performance.now();
-row.dispatchEvent(new MouseEvent('click', { bubbles: true }));
-let selected = null;
-const poll = () => {
-  const now = performance.now();
-  if (selected === null && document.querySelector(`[data-testid=event-row][data-event-id="${id}"][aria-selected=true]`)) selected = now - t0;
-  const detail = document.querySelector('[data-testid=event-detail]');
-  if (selected !== null && detail && detail.textContent.includes(id)) { done([selected, now - t0]); return; }
-  if (now - t0 > 5000) { done([selected, null]); return; }
-  requestAnimationFrame(poll);
-};
-requestAnimationFrame(poll);
-"#,
-            )
-            .await;
-        if let Some(pair) = ms.as_array() {
-            clicks.push((
-                pair[0].as_f64().unwrap_or(f64::NAN),
-                pair[1].as_f64().unwrap_or(f64::NAN),
-            ));
-        }
-        // Clicking paused the follow mode; resume so the rows keep moving.
-        app.script("document.querySelector('[data-testid=pause-toggle]').textContent.includes('Resume') && document.querySelector('[data-testid=pause-toggle]').click()").await;
-    }
-    publisher.await.unwrap();
-    let secs = started.elapsed().as_secs_f64();
-    app.wait_text("count-received", "110000").await;
-    let batches = app
-        .script("return +document.querySelector('[data-testid=status-line]').dataset.batches")
-        .await
-        .as_f64()
-        .unwrap()
-        - batches_before.as_f64().unwrap();
-    let missed = app
-        .script("return +document.querySelector('[data-testid=status-line]').dataset.missedBatches")
-        .await;
-    let frames = app.script("return window.__frames").await.as_f64().unwrap()
-        - frames_before.as_f64().unwrap();
-    let dropped = app.text("count-dropped").await;
-    let mut selects: Vec<f64> = clicks.iter().map(|c| c.0).collect();
-    let mut details: Vec<f64> = clicks.iter().map(|c| c.1).collect();
-    selects.sort_by(f64::total_cmp);
-    details.sort_by(f64::total_cmp);
-    println!(
-        "10,000 events/s for {secs:.1} s: {batches} batches ({:.1}/s), {missed} missed, visible rows changed in {:.1} frames/s, dropped {dropped}",
-        batches / secs,
-        frames / secs,
-    );
-    println!(
-        "clicks: {} ; row selected p50 {:.0} ms, max {:.0} ms; detail shown p50 {:.0} ms, max {:.0} ms",
-        clicks.len(),
-        percentile(&selects, 0.5),
-        selects.last().copied().unwrap_or(f64::NAN),
-        percentile(&details, 0.5),
-        details.last().copied().unwrap_or(f64::NAN),
-    );
-    app.close().await;
-}
-
-/// Writes `docs/screenshot.png`: the app on simulated traffic with one event selected.
-/// Run: `cargo test --features custom-protocol --test e2e -- --ignored readme_screenshot`
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "writes docs/screenshot.png"]
-async fn readme_screenshot() {
-    let (server, app) = connected_app().await;
-    let mut sim =
-        eventscope_core::simulate::Simulator::new(eventscope_core::simulate::SimConfig::default());
-    let mut simulated = |n: usize| -> Vec<(String, Vec<u8>)> {
-        (0..n)
-            .map(|_| {
-                let env = sim.next();
-                (env.subject().unwrap(), serde_json::to_vec(&env).unwrap())
-            })
-            .collect()
-    };
-    let mut messages = simulated(3000);
-    messages.push((
-        "events.org_demo.apps.app.event_received.app_1".into(),
-        b"<html>not json</html>".to_vec(),
-    ));
-    messages.extend(simulated(40));
-    publish(&server, &messages).await;
-    app.wait_text("count-received", "3041").await;
-    app.fill("filter-input", "source:tasks,flows -event:created\u{E007}")
-        .await;
-    app.wait_text_contains("match-count", "matches").await;
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    let rows = app.rows().await;
-    rows[rows.len().saturating_sub(8)].click().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    let png = app.screenshot().await;
-    std::fs::write(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/docs/screenshot.png"),
-        png,
-    )
-    .unwrap();
     app.close().await;
 }
 
@@ -433,7 +178,7 @@ async fn connecting_to_another_server_with_a_password_never_writes_it() {
     let first = NatsServer::start();
     let second =
         NatsServer::start_with_config("authorization { user: ada, password: \"s3cret-pw\" }");
-    let app = App::launch(&first.url()).await;
+    let app = App::launch(Path::new(APP), &first.url()).await;
     app.wait_connected().await;
 
     app.click("connect-button").await;
@@ -456,9 +201,15 @@ async fn connecting_to_another_server_with_a_password_never_writes_it() {
             .connect(second.url())
             .await
             .unwrap();
-    let (subject, body) = envelope("on_second", "org_2", json!({"where": "second server"}));
-    client.publish(subject, body.into()).await.unwrap();
-    client.flush().await.unwrap();
+    publish(
+        &client,
+        &[envelope(
+            "on_second",
+            "org_2",
+            json!({"where": "second server"}),
+        )],
+    )
+    .await;
     app.wait_row("on_second").await;
 
     // The connection is remembered, its secret is not written anywhere in the config.
@@ -477,7 +228,7 @@ async fn keyboard_moves_the_selection_pauses_and_clears() {
     let events: Vec<_> = (0..10)
         .map(|i| envelope(&format!("k_{i}"), "org_k", json!({"n": i})))
         .collect();
-    publish(&server, &events).await;
+    publish_to(&server, &events).await;
     app.wait_row("k_9").await.click().await.unwrap();
     app.wait_text_contains("event-detail", "k_9").await;
 
@@ -540,7 +291,7 @@ fn ids(range: impl Iterator<Item = usize>) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typing_a_query_narrows_the_rows_and_new_events_are_filtered_live() {
     let (server, app) = connected_app().await;
-    publish(&server, &mixed(0..40)).await;
+    publish_to(&server, &mixed(0..40)).await;
     app.wait_text("count-received", "40").await;
 
     app.fill("filter-input", "org:org_b payload.n>=8\u{E007}")
@@ -549,7 +300,7 @@ async fn typing_a_query_narrows_the_rows_and_new_events_are_filtered_live() {
     wait_shown(&app, &ids((8..40).step_by(4))).await;
 
     // Arriving events are filtered as they come.
-    publish(&server, &mixed(40..42)).await;
+    publish_to(&server, &mixed(40..42)).await;
     app.wait_text_contains("match-count", "9 matches").await;
     wait_shown(&app, &ids((8..41).step_by(4))).await;
 
@@ -574,7 +325,7 @@ async fn typing_a_query_narrows_the_rows_and_new_events_are_filtered_live() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_query_is_explained_and_changes_nothing() {
     let (server, app) = connected_app().await;
-    publish(&server, &mixed(0..8)).await;
+    publish_to(&server, &mixed(0..8)).await;
     app.wait_text("count-received", "8").await;
 
     app.fill("filter-input", "orgg:org_a").await;
@@ -596,7 +347,7 @@ async fn an_invalid_query_is_explained_and_changes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn facets_add_and_exclude_terms_and_views_are_saved() {
     let (server, app) = connected_app().await;
-    publish(&server, &mixed(0..20)).await;
+    publish_to(&server, &mixed(0..20)).await;
     app.wait_text("count-received", "20").await;
 
     let facet = "[data-testid=facet-value][data-field=org][data-value=org_b]";
@@ -639,89 +390,6 @@ async fn facets_add_and_exclude_terms_and_views_are_saved() {
         files.contains("Only B") && files.contains("org:org_b")
     })
     .await;
-    app.close().await;
-}
-
-/// In the page: types `query` into the search box, presses Enter, and resolves with the
-/// milliseconds until the table shows rows of the new result (match count and rows both
-/// updated, measured on the page's own clock, so WebDriver round trips do not count).
-const APPLY_AND_TIME: &str = r#"
-const [query, expectRow, done] = arguments;
-const input = document.querySelector('[data-testid=filter-input]');
-const count = document.querySelector('[data-testid=match-count]');
-const before = count.dataset.count;
-input.value = query;
-input.dispatchEvent(new Event('input', { bubbles: true }));
-const t0 = performance.now();
-input.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true }));
-const check = () => {
-  const rows = [...document.querySelectorAll('[data-testid=event-row]')];
-  const shown = count.textContent.includes('match') && count.dataset.count !== before
-    && rows.length > 0 && rows.every(r => r.textContent.includes(expectRow));
-  if (shown) done(performance.now() - t0);
-  else if (performance.now() - t0 > 20000) done(`count ${count.textContent} (${count.dataset.count}, was ${before}); ${rows.length} rows, first: ${rows[0]?.textContent}`);
-  else requestAnimationFrame(check);
-};
-requestAnimationFrame(check);
-"#;
-
-/// Measures the issue's "first page of a new result within 200 ms of Enter on 1,000,000 held
-/// events": fills the app with a million simulated events, then applies envelope, payload and
-/// free-text queries, three times each, and prints the times. Run (release, as a user gets it):
-/// `cargo test --release --features custom-protocol --test e2e -- --ignored --nocapture filter_first_page`
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "benchmark: run explicitly, see the doc comment"]
-async fn filter_first_page() {
-    const HELD: usize = 1_000_000;
-    let (server, app) = connected_app().await;
-    let mut sim = eventscope_core::simulate::Simulator::new(Default::default());
-    let org = sim.org_ids().nth(2).unwrap().to_string();
-    let client = async_nats::connect(server.url()).await.unwrap();
-    for _ in 0..HELD {
-        let env = sim.next();
-        let body = serde_json::to_vec(&env).unwrap();
-        client
-            .publish(env.subject().unwrap(), body.into())
-            .await
-            .unwrap();
-    }
-    client.flush().await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while app
-        .text("count-received")
-        .await
-        .replace([',', ' ', '\u{a0}', '\u{202f}'], "")
-        != HELD.to_string()
-    {
-        assert!(Instant::now() < deadline, "the million never arrived");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let queries = [
-        (format!("org:{org}"), org.clone()),
-        (
-            "source:tasks event:failed".to_string(),
-            "task.failed".to_string(),
-        ),
-        ("payload.status:failed".to_string(), String::new()),
-        ("timeout".to_string(), String::new()),
-    ];
-    println!("first page after Enter, {HELD} events held (ms):");
-    for (query, expect) in &queries {
-        let mut times = Vec::new();
-        for _ in 0..3 {
-            let ms = app
-                .client_execute_async_args(APPLY_AND_TIME, vec![json!(query), json!(expect)])
-                .await;
-            let ms = ms
-                .as_f64()
-                .unwrap_or_else(|| panic!("{query}: the result never showed: {ms}"));
-            times.push(ms);
-            let input = app.find("filter-input").await.unwrap();
-            input.send_keys("\u{E00C}").await.unwrap();
-            app.wait_text("match-count", &HELD.to_string()).await;
-        }
-        println!("  {query:<40} {times:.0?}");
-    }
     app.close().await;
 }
 
@@ -789,7 +457,7 @@ async fn through_the_gateway_an_org_token_shows_its_org_and_never_another() {
     let gateway = Gateway::start(&server).await;
     let token = Gateway::token(&["org_1"]);
     // An org_1 token may only subscribe within org_1: a wildcard org would be refused.
-    let app = App::launch_gateway(&gateway.url, &token, &["events.org_1.>"]).await;
+    let app = App::launch_gateway(Path::new(APP), &gateway.url, &token, &["events.org_1.>"]).await;
     app.wait_connected().await;
     app.wait_text_contains("connection-orgs", "token: org_1")
         .await;
@@ -803,7 +471,7 @@ async fn through_the_gateway_an_org_token_shows_its_org_and_never_another() {
             envelope(&format!("gw_{i}"), org, json!({"n": i}))
         })
         .collect();
-    publish(&server, &events).await;
+    publish_to(&server, &events).await;
     app.wait_row("gw_11").await;
     let mut shown = shown_ids(&app).await;
     shown.sort();

@@ -335,9 +335,7 @@ pub fn run(args: FanoutArgs) -> Result<()> {
             bin.display()
         );
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let rt = crate::runtime()?;
     let clients = args.orgs + args.staff;
     println!(
         "fan-out: {} org clients (events.org_N.>) + {} staff clients (events.>), {} events/s for {} s",

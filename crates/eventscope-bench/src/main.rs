@@ -5,6 +5,7 @@
 //! filter language over a million held events beside a plain scan of the same store.
 
 mod fanout;
+mod window;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -44,6 +45,10 @@ enum Cmd {
         /// Use this nats-server instead of starting one.
         #[arg(long)]
         nats_url: Option<String>,
+        /// Another build of eventscope-bench (say, of the main branch): every mode but `raw`
+        /// also runs its subscriber, right after this build's, for a before/after in one run.
+        #[arg(long, value_name = "PATH")]
+        baseline_bin: Option<std::path::PathBuf>,
     },
     /// In-process cost per event of each ingest step, without NATS (for profiling the hot path).
     Steps {
@@ -76,6 +81,22 @@ enum Cmd {
         /// The gateway binary (default: beside this one).
         #[arg(long)]
         gateway_bin: Option<std::path::PathBuf>,
+    },
+    /// The release app's window under load (Xvfb, tauri-driver): publish-to-visible latency at
+    /// 1,000 events/s, batches, row updates and clicks at 10,000 events/s.
+    Window {
+        /// The app binary (default: beside this one; `EVENTSCOPE_APP` also names it).
+        #[arg(long)]
+        app: Option<std::path::PathBuf>,
+    },
+    /// Time from Enter to the first page of a new filter result in the window, with this many
+    /// events held.
+    FirstPage {
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+        /// The app binary (default: beside this one; `EVENTSCOPE_APP` also names it).
+        #[arg(long)]
+        app: Option<std::path::PathBuf>,
     },
     /// One subscriber process (started by `ingest`).
     #[command(hide = true)]
@@ -128,7 +149,8 @@ fn main() -> Result<()> {
             rounds,
             modes,
             nats_url,
-        } => ingest(events, rounds, &modes, nats_url),
+            baseline_bin,
+        } => ingest(events, rounds, &modes, nats_url, baseline_bin.as_deref()),
         Cmd::Steps { events } => steps(events),
         Cmd::Fanout {
             orgs,
@@ -144,18 +166,35 @@ fn main() -> Result<()> {
             gateway_bin,
         }),
         Cmd::Refilter { events, runs } => refilter(events, runs),
+        Cmd::Window { app } => runtime()?.block_on(window::responsiveness(
+            &app.unwrap_or_else(eventscope_window::sibling_app),
+        )),
+        Cmd::FirstPage { events, app } => runtime()?.block_on(window::first_page(
+            &app.unwrap_or_else(eventscope_window::sibling_app),
+            events,
+        )),
         Cmd::Subscriber { mode, url, count } => {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
-            let report = rt.block_on(subscriber(mode, &url, count))?;
+            let report = runtime()?.block_on(subscriber(mode, &url, count))?;
             println!("{}", serde_json::to_string(&report)?);
             Ok(())
         }
     }
 }
 
-fn ingest(events: usize, rounds: usize, modes: &[Mode], nats_url: Option<String>) -> Result<()> {
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn ingest(
+    events: usize,
+    rounds: usize,
+    modes: &[Mode],
+    nats_url: Option<String>,
+    baseline: Option<&std::path::Path>,
+) -> Result<()> {
+    let this = std::env::current_exe()?;
     let server = match nats_url {
         Some(_) => None,
         None => Some(eventscope_testkit::NatsServer::start()),
@@ -184,17 +223,29 @@ fn ingest(events: usize, rounds: usize, modes: &[Mode], nats_url: Option<String>
         "rss/JSON",
         "store/JSON"
     );
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let rt = runtime()?;
     let mut ratios: Vec<(Mode, f64, f64)> = Vec::new();
     let mut over_ingest: Vec<(Mode, f64)> = Vec::new();
+    let mut over_baseline: Vec<(Mode, f64)> = Vec::new();
     for round in 1..=rounds {
         let mut raw_cpu = None;
         let mut ingest_cpu = None;
         for &mode in modes {
-            let report = rt.block_on(run_round(&url, mode, &messages))?;
+            let report = rt.block_on(run_round(&this, &url, mode, &messages))?;
             let per_million = report.cpu_secs * 1e6 / events as f64;
+            if let Some(baseline) = baseline.filter(|_| mode != Mode::Raw) {
+                let before = rt.block_on(run_round(baseline, &url, mode, &messages))?;
+                let before_per_million = before.cpu_secs * 1e6 / events as f64;
+                over_baseline.push((mode, per_million / before_per_million));
+                print_row(
+                    round,
+                    &format!("{} (base)", mode_name(mode)),
+                    &before,
+                    before_per_million,
+                    raw_cpu,
+                    raw_bytes,
+                );
+            }
             match mode {
                 Mode::Raw => raw_cpu = Some(per_million),
                 Mode::Ingest => ingest_cpu = Some(per_million),
@@ -205,26 +256,16 @@ fn ingest(events: usize, rounds: usize, modes: &[Mode], nats_url: Option<String>
                 }
                 Mode::Naive => {}
             }
-            let ratio = raw_cpu.map(|r| per_million / r).unwrap_or(f64::NAN);
-            let rss = report.rss_growth as f64 / raw_bytes as f64;
+            let ratio = print_row(
+                round,
+                &mode_name(mode),
+                &report,
+                per_million,
+                raw_cpu,
+                raw_bytes,
+            );
             let held = report.held_bytes as f64 / raw_bytes as f64;
             ratios.push((mode, ratio, held));
-            println!(
-                "{round:>5}  {:<16} {:>9} {:>13} {:>9.2} {:>10.2} {:>8.2} {:>8.2} {:>13.2} {:>14}",
-                mode_name(mode),
-                report.received,
-                report.dropped,
-                report.cpu_secs,
-                per_million,
-                ratio,
-                report.wall_secs,
-                rss,
-                if report.held_bytes > 0 {
-                    format!("{held:.2}")
-                } else {
-                    "-".into()
-                },
-            );
         }
     }
     for &mode in modes.iter().filter(|m| **m != Mode::Raw) {
@@ -252,7 +293,47 @@ fn ingest(events: usize, rounds: usize, modes: &[Mode], nats_url: Option<String>
             println!("median CPU ratio {mode:?}/Ingest (live filter `{query}`): {median:.2} (each round: {r:.2?})");
         }
     }
+    for &mode in modes.iter().filter(|m| **m != Mode::Raw) {
+        let r: Vec<f64> = over_baseline
+            .iter()
+            .filter(|(m, _)| *m == mode)
+            .map(|(_, x)| *x)
+            .collect();
+        if !r.is_empty() {
+            println!("CPU ratio {mode:?} this build / baseline, each round: {r:.2?}");
+        }
+    }
     Ok(())
+}
+
+/// Prints one row of the ingest table; returns the CPU ratio to the raw subscriber.
+fn print_row(
+    round: usize,
+    name: &str,
+    report: &Report,
+    per_million: f64,
+    raw_cpu: Option<f64>,
+    raw_bytes: usize,
+) -> f64 {
+    let ratio = raw_cpu.map(|r| per_million / r).unwrap_or(f64::NAN);
+    let rss = report.rss_growth as f64 / raw_bytes as f64;
+    let held = report.held_bytes as f64 / raw_bytes as f64;
+    println!(
+        "{round:>5}  {name:<16} {:>9} {:>13} {:>9.2} {:>10.2} {:>8.2} {:>8.2} {:>13.2} {:>14}",
+        report.received,
+        report.dropped,
+        report.cpu_secs,
+        per_million,
+        ratio,
+        report.wall_secs,
+        rss,
+        if report.held_bytes > 0 {
+            format!("{held:.2}")
+        } else {
+            "-".into()
+        },
+    );
+    ratio
 }
 
 fn steps(events: usize) -> Result<()> {
@@ -402,8 +483,13 @@ fn mode_name(mode: Mode) -> String {
 
 /// Starts one subscriber process, publishes everything as fast as the server takes it, and
 /// collects the subscriber's report.
-async fn run_round(url: &str, mode: Mode, messages: &[(String, Bytes)]) -> Result<Report> {
-    let exe = std::env::current_exe()?;
+/// Runs one subscriber process of the bench binary `exe` against `messages`.
+async fn run_round(
+    exe: &std::path::Path,
+    url: &str,
+    mode: Mode,
+    messages: &[(String, Bytes)],
+) -> Result<Report> {
     let mut child = Command::new(exe)
         .args(["subscriber", "--mode", &mode_name(mode), "--url", url])
         .args(["--count", &messages.len().to_string()])

@@ -646,6 +646,12 @@ async fn tail_from_file_selects_the_same_events_as_the_core() {
         "\"hello world\" OR org_1",
         "/evt_[0-9A-Z]{10}0/",
         "subject:events.*.conversations.conversation.message_posted.*.participant.>",
+        // Queries that start with `-`, given as their own argument the way a user types them:
+        // a value, not a flag.
+        "-source:apps",
+        "-(org:org_1 OR source:flows)",
+        "-has:payload.error",
+        "--x",
     ];
     let mut total = 0;
     for query in queries {

@@ -2,14 +2,14 @@
 //! connect and receive, wrong ones fail with an error that says what went wrong.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use eventscope_core::live::Live;
 use eventscope_core::simulate::{SimConfig, Simulator};
 use eventscope_core::source::{nats::connect_client, FirstConnect};
 use eventscope_core::store::StoreLimits;
 use eventscope_core::wire::{ConnectionProfile, ConnectionState, NatsAuth, TlsSettings};
-use eventscope_testkit::NatsServer;
+use eventscope_testkit::{publish, wait_until, NatsServer};
 use nats_jwt::{KeyPair, Token};
 use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer};
 use tempfile::TempDir;
@@ -34,16 +34,11 @@ async fn check(server: &NatsServer, profile: ConnectionProfile, expected: Result
             });
             let event = Simulator::new(SimConfig::default()).next();
             let body = serde_json::to_vec(&event).unwrap();
-            publisher
-                .publish(event.subject().unwrap(), body.into())
-                .await
-                .unwrap();
-            publisher.flush().await.unwrap();
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while live.store().next_seq() == 0 {
-                assert!(Instant::now() < deadline, "the event did not arrive");
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+            publish(&publisher, &[(event.subject().unwrap(), body)]).await;
+            wait_until("the event", Duration::from_secs(5), || {
+                live.store().next_seq() > 0
+            })
+            .await;
             let rows = live.tail(10);
             assert_eq!(rows.len(), 1);
             assert_eq!(rows[0].id, event.id);

@@ -2,7 +2,7 @@
 //! query implies, with the query applied, shows exactly what the query selects from everything.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use eventscope_core::filter::Filter;
 use eventscope_core::live::Live;
@@ -10,9 +10,11 @@ use eventscope_core::simulate::{SimConfig, Simulator};
 use eventscope_core::source::FirstConnect;
 use eventscope_core::store::StoreLimits;
 use eventscope_core::wire::ConnectionProfile;
-use eventscope_testkit::NatsServer;
+use eventscope_testkit::{publish, wait_until, NatsServer};
 
 const EVENTS: usize = 3_000;
+/// How long each wait may take.
+const WAIT: Duration = Duration::from_secs(20);
 
 async fn live(server: &NatsServer, subjects: Vec<String>, query: &str) -> Arc<Live> {
     let live = Live::new(StoreLimits::default());
@@ -30,7 +32,7 @@ async fn live(server: &NatsServer, subjects: Vec<String>, query: &str) -> Arc<Li
 
 /// Waits until the applied filter has looked at every held event (the newest page comes first).
 async fn wait_complete(live: &Live) {
-    wait_until("the filter to complete", || live.view_info().complete).await;
+    wait_until("the filter to complete", WAIT, || live.view_info().complete).await;
 }
 
 /// The ids of the view's rows, in order.
@@ -39,14 +41,6 @@ fn shown(live: &Live) -> Vec<String> {
     let rows = live.rows(view.first_pos, (view.next_pos - view.first_pos) as usize);
     assert_eq!(rows.len() as u64, view.next_pos - view.first_pos);
     rows.into_iter().map(|r| r.id).collect()
-}
-
-async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -83,16 +77,14 @@ async fn narrowed_captures_miss_no_match_and_show_no_other_event() {
     server.wait_for_subscriptions(1 + queries.len() as u64, Duration::from_secs(5));
 
     let publisher = async_nats::connect(server.url()).await.unwrap();
-    for _ in 0..EVENTS {
-        let env = sim.next();
-        let body = serde_json::to_vec(&env).unwrap();
-        publisher
-            .publish(env.subject().unwrap(), body.into())
-            .await
-            .unwrap();
-    }
-    publisher.flush().await.unwrap();
-    wait_until("every event in the reference capture", || {
+    let events: Vec<_> = (0..EVENTS)
+        .map(|_| {
+            let env = sim.next();
+            (env.subject().unwrap(), serde_json::to_vec(&env).unwrap())
+        })
+        .collect();
+    publish(&publisher, &events).await;
+    wait_until("every event in the reference capture", WAIT, || {
         everything.stats().received == EVENTS as u64
     })
     .await;
@@ -108,7 +100,7 @@ async fn narrowed_captures_miss_no_match_and_show_no_other_event() {
             reference.next_pos - reference.first_pos
         );
         assert!(!expected.is_empty(), "{query} selects nothing: a weak test");
-        wait_until(query, || shown(live).len() >= expected.len()).await;
+        wait_until(query, WAIT, || shown(live).len() >= expected.len()).await;
         tokio::time::sleep(Duration::from_millis(100)).await;
         // Several subscriptions interleave in any order; the set of events is what must agree.
         let (mut got, mut want) = (shown(live), expected);

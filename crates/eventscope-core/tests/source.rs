@@ -1,27 +1,19 @@
 //! The NATS source against a real nats-server: order, completeness, restarts, bad input.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use eventscope_core::live::Live;
 use eventscope_core::simulate::{SimConfig, Simulator};
 use eventscope_core::source::FirstConnect;
 use eventscope_core::store::StoreLimits;
 use eventscope_core::wire::{Body, ConnectionProfile, ConnectionState};
-use eventscope_testkit::NatsServer;
+use eventscope_testkit::{publish, wait_until, NatsServer};
 
 fn profile(url: &str) -> ConnectionProfile {
     ConnectionProfile {
         servers: vec![url.to_string()],
         ..ConnectionProfile::default()
-    }
-}
-
-async fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -33,12 +25,11 @@ async fn live_on(server: &NatsServer) -> Arc<Live> {
     // The subscription is registered once the server has seen it; a round trip proves it.
     let probe = async_nats::connect(server.url()).await.unwrap();
     let env = Simulator::new(SimConfig::default()).next();
-    let body = serde_json::to_vec(&env).unwrap();
-    probe
-        .publish(env.subject().unwrap(), body.into())
-        .await
-        .unwrap();
-    probe.flush().await.unwrap();
+    publish(
+        &probe,
+        &[(env.subject().unwrap(), serde_json::to_vec(&env).unwrap())],
+    )
+    .await;
     wait_until("the probe", Duration::from_secs(5), || {
         live.store().next_seq() == 1
     })
@@ -137,14 +128,13 @@ async fn a_server_restart_is_survived_and_reported() {
     assert_eq!(live.status().reconnects, 1);
 
     let publisher = async_nats::connect(server.url()).await.unwrap();
-    for i in 0..100 {
-        let body = format!(r#"{{"id":"after_{i}"}}"#);
-        publisher
-            .publish("events.o.s.r.e.x", body.into())
-            .await
-            .unwrap();
-    }
-    publisher.flush().await.unwrap();
+    let after: Vec<_> = (0..100)
+        .map(|i| {
+            let body = format!(r#"{{"id":"after_{i}"}}"#);
+            ("events.o.s.r.e.x".to_string(), body.into_bytes())
+        })
+        .collect();
+    publish(&publisher, &after).await;
     wait_until("events after the restart", Duration::from_secs(10), || {
         live.store().len() == 100
     })
@@ -197,13 +187,11 @@ async fn bad_input_is_held_and_flagged() {
             .into_bytes(),
         ),
     ];
-    for (subject, body) in &cases {
-        publisher
-            .publish(*subject, body.clone().into())
-            .await
-            .unwrap();
-    }
-    publisher.flush().await.unwrap();
+    let messages: Vec<_> = cases
+        .iter()
+        .map(|(subject, body)| (subject.to_string(), body.clone()))
+        .collect();
+    publish(&publisher, &messages).await;
     wait_until("every bad message", Duration::from_secs(10), || {
         live.store().len() == cases.len() as u64
     })

@@ -5,7 +5,7 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use eventscope_core::live::Live;
@@ -14,7 +14,7 @@ use eventscope_core::store::StoreLimits;
 use eventscope_core::wire::{
     Body, ConnectionProfile, ConnectionState, GatewayTarget, SourceStatus,
 };
-use eventscope_testkit::NatsServer;
+use eventscope_testkit::{wait_until, NatsServer};
 
 fn profile(gateway: &Gateway, token: &str, topics: &[&str]) -> ConnectionProfile {
     ConnectionProfile {
@@ -27,16 +27,8 @@ fn profile(gateway: &Gateway, token: &str, topics: &[&str]) -> ConnectionProfile
     }
 }
 
-async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 async fn wait_status(live: &Live, what: &str, done: impl Fn(&SourceStatus) -> bool) {
-    wait_until(what, || done(&live.status())).await;
+    wait_until(what, WAIT, || done(&live.status())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,7 +59,7 @@ async fn the_live_stream_holds_its_orgs_events_and_survives_a_gateway_restart() 
         .iter()
         .filter(|(s, _)| s.starts_with("events.org_1."))
         .collect();
-    wait_until("org_1's events", || {
+    wait_until("org_1's events", WAIT, || {
         live.store().next_seq() == expected.len() as u64
     })
     .await;
@@ -103,7 +95,7 @@ async fn the_live_stream_holds_its_orgs_events_and_survives_a_gateway_restart() 
     // Subscribed again: new events arrive.
     gateway.wait_metric("subscriptions", 1).await;
     publish(&nats_client, &[envelope("org_1", 1_000)]).await;
-    wait_until("an event after the restart", || {
+    wait_until("an event after the restart", WAIT, || {
         live.store().next_seq() == expected.len() as u64 + 1
     })
     .await;
@@ -179,7 +171,7 @@ async fn overlapping_topics_store_each_event_once() {
     let nats_client = async_nats::connect(nats.url()).await.unwrap();
     let messages: Vec<_> = (0..50).map(|n| envelope("org_1", n)).collect();
     publish(&nats_client, &messages).await;
-    wait_until("the events", || live.store().next_seq() >= 50).await;
+    wait_until("the events", WAIT, || live.store().next_seq() >= 50).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(live.store().next_seq(), 50, "an event was stored twice");
 }

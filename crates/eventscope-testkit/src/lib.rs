@@ -14,6 +14,10 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+mod client;
+
+pub use client::{publish, wait_until};
+
 /// Where Debian installs the server; `NATS_SERVER_BIN` points elsewhere.
 pub const DEFAULT_NATS_SERVER_BIN: &str = "/usr/sbin/nats-server";
 

@@ -280,15 +280,7 @@ pub fn close_code(code: u16) -> CloseCode {
     CloseCode::from(code)
 }
 
-/// Publishes `bodies` on their subjects and waits until the server has them all.
-pub async fn publish(nats: &async_nats::Client, messages: &[(String, Vec<u8>)]) {
-    for (subject, body) in messages {
-        nats.publish(subject.clone(), body.clone().into())
-            .await
-            .unwrap();
-    }
-    nats.flush().await.unwrap();
-}
+pub use eventscope_testkit::publish;
 
 /// Publishes like [`publish`], `per_tick` messages every 10 ms: a steady rate a debug build
 /// of the gateway keeps up with for a client that reads.

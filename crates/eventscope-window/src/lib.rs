@@ -1,16 +1,22 @@
-//! The app under test: Xvfb, tauri-driver and a WebDriver session, torn down on drop.
+//! The built desktop app in a window of its own: Xvfb, tauri-driver and a WebDriver session,
+//! torn down on drop. The end-to-end tests, the window benchmarks (`eventscope-bench window`,
+//! `first-page`) and the README screenshot drive it the same way.
+//!
+//! Everything is reached by `data-testid`, the hooks the UI keeps stable for outside tests.
 
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use eventscope_testkit::NatsServer;
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The app in its window, with the processes that hold it up.
 pub struct App {
     client: Option<Client>,
     driver: Child,
@@ -90,25 +96,86 @@ impl SpawnWithFd3 for Command {
     }
 }
 
+/// A fresh nats-server and the app at `app`, connected to it.
+pub async fn connected_app(app: &Path) -> (NatsServer, App) {
+    let server = NatsServer::start();
+    let app = App::launch(app, &server.url()).await;
+    app.wait_connected().await;
+    (server, app)
+}
+
+/// A `task.failed` event `id` of `org` with `payload`, and the subject it is published on.
+pub fn task_failed(id: &str, org: &str, payload: serde_json::Value) -> (String, Vec<u8>) {
+    let body = json!({
+        "id": id,
+        "organizationId": org,
+        "source": "tasks",
+        "resource": "task",
+        "resourceId": format!("task_{id}"),
+        "eventName": "failed",
+        "timestamp": "2026-11-27T10:00:00.000Z",
+        "payload": payload,
+        "metadata": {"filters": {}, "tags": ["e2e"]},
+    });
+    (
+        format!("events.{org}.tasks.task.failed.task_{id}"),
+        serde_json::to_vec(&body).expect("JSON values serialize"),
+    )
+}
+
+/// `n` simulated platform events from `sim`, on their subjects.
+pub fn simulated(
+    sim: &mut eventscope_core::simulate::Simulator,
+    n: usize,
+) -> Vec<(String, Vec<u8>)> {
+    (0..n)
+        .map(|_| {
+            let env = sim.next();
+            let subject = env.subject().expect("simulated events have valid subjects");
+            (
+                subject,
+                serde_json::to_vec(&env).expect("envelopes serialize"),
+            )
+        })
+        .collect()
+}
+
+/// The app binary beside the running executable (`eventscope-bench` and
+/// `eventscope-screenshot` are built into the same target directory as `eventscope`), or the
+/// one `EVENTSCOPE_APP` names.
+pub fn sibling_app() -> PathBuf {
+    if let Some(path) = std::env::var_os("EVENTSCOPE_APP") {
+        return path.into();
+    }
+    std::env::current_exe()
+        .expect("the running executable's path")
+        .with_file_name("eventscope")
+}
+
 impl App {
-    /// Launches the built app through tauri-driver, connected to `nats_url` by environment.
-    pub async fn launch(nats_url: &str) -> App {
-        App::launch_with(&[], &[("EVENTSCOPE_NATS_URL", nats_url)]).await
+    /// Launches the app at `app` through tauri-driver, connected to `nats_url` by environment.
+    pub async fn launch(app: &Path, nats_url: &str) -> App {
+        App::launch_with(app, &[], &[("EVENTSCOPE_NATS_URL", nats_url)]).await
     }
 
-    /// Launches the built app watching the WebSocket gateway at `url` with `token` (given the
-    /// way a user must: by environment, never as an argument) and `topics`.
-    pub async fn launch_gateway(url: &str, token: &str, topics: &[&str]) -> App {
+    /// Launches the app at `app` watching the WebSocket gateway at `url` with `token` (given
+    /// the way a user must: by environment, never as an argument) and `topics`.
+    pub async fn launch_gateway(app: &Path, url: &str, token: &str, topics: &[&str]) -> App {
         let mut args = vec!["--gateway-url".to_string(), url.to_string()];
         for topic in topics {
             args.extend(["--subject".to_string(), topic.to_string()]);
         }
-        App::launch_with(&args, &[("EVENTSCOPE_GATEWAY_TOKEN", token)]).await
+        App::launch_with(app, &args, &[("EVENTSCOPE_GATEWAY_TOKEN", token)]).await
     }
 
-    /// Launches the built app with command-line `args` and `env` (which tauri-driver passes on
-    /// to the app it starts).
-    pub async fn launch_with(args: &[String], env: &[(&str, &str)]) -> App {
+    /// Launches the app at `app` with command-line `args` and `env` (which tauri-driver passes
+    /// on to the app it starts).
+    pub async fn launch_with(app: &Path, args: &[String], env: &[(&str, &str)]) -> App {
+        assert!(
+            app.exists(),
+            "no app at {} (cargo build --features custom-protocol -p eventscope)",
+            app.display()
+        );
         let (xvfb, display) = start_xvfb();
         let config = tempfile::tempdir().unwrap();
         let port = eventscope_testkit::free_port();
@@ -139,7 +206,7 @@ impl App {
         }
         let caps = json!({
             "browserName": "wry",
-            "tauri:options": { "application": env!("CARGO_BIN_EXE_eventscope"), "args": args },
+            "tauri:options": { "application": app, "args": args },
         });
         let caps = caps.as_object().unwrap().clone();
         let client = ClientBuilder::native()
@@ -300,6 +367,11 @@ impl App {
     pub async fn keys(&self, keys: &str) {
         let body = self.client().find(Locator::Css("body")).await.unwrap();
         body.send_keys(keys).await.unwrap();
+    }
+
+    /// Types `keys` (WebDriver key codes allowed) into the element `testid`.
+    pub async fn keys_into(&self, testid: &str, keys: &str) {
+        self.wait_find(testid).await.send_keys(keys).await.unwrap();
     }
 
     pub async fn wait_for_absent(&self, testid: &str) {
