@@ -4,7 +4,7 @@ use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use async_nats::{Client, Subscriber};
-use eventscope_testkit::{free_port, NatsServer};
+use eventscope_testkit::{free_port, publish, NatsServer};
 use futures::StreamExt;
 use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, Command};
@@ -139,10 +139,11 @@ async fn tail_json_prints_exactly_what_was_published_in_order() {
             .into_bytes(),
         ),
     ];
-    for (subject, body) in bodies {
-        client.publish(subject, body.into()).await.unwrap();
-    }
-    client.flush().await.unwrap();
+    let bodies: Vec<_> = bodies
+        .into_iter()
+        .map(|(s, b)| (s.to_string(), b))
+        .collect();
+    publish(&client, &bodies).await;
 
     let output = finish(tail).await;
     check(&output, 0, "");
@@ -740,10 +741,11 @@ async fn tail_filter_narrows_the_subscription_and_applies_the_query() {
             failed("org_1", "e4", r#"{"retry":false}"#),
         ),
     ];
-    for (subject, body) in published {
-        client.publish(subject, body.into()).await.unwrap();
-    }
-    client.flush().await.unwrap();
+    let published: Vec<_> = published
+        .into_iter()
+        .map(|(s, b)| (s.to_string(), b.into_bytes()))
+        .collect();
+    publish(&client, &published).await;
     let output = finish(tail).await;
     check(&output, 0, "");
     assert_eq!(output_ids(&output), ["e3", "e4"]);
@@ -773,15 +775,14 @@ async fn overlapping_subjects_print_each_event_once() {
             ),
         )
     };
-    for (subject, body) in [
+    let events = [
         event("org_1", "apps", "both"),
         event("org_2", "tasks", "neither"),
         event("org_1", "tasks", "org"),
         event("org_2", "apps", "apps"),
-    ] {
-        client.publish(subject, body.into()).await.unwrap();
-    }
-    client.flush().await.unwrap();
+    ]
+    .map(|(subject, body)| (subject, body.into_bytes()));
+    publish(&client, &events).await;
     let output = finish(tail).await;
     check(&output, 0, "");
     let mut ids = output_ids(&output);

@@ -7,7 +7,7 @@ use std::time::Duration;
 use eventscope_core::wire::ConnectionProfile;
 use eventscope_gateway::auth::{sign, Claims, Verifier};
 use eventscope_gateway::{Config, Gateway, Limits};
-use eventscope_testkit::NatsServer;
+use eventscope_testkit::{publish, NatsServer};
 use tokio::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_eventscope-cli");
@@ -81,16 +81,13 @@ async fn tail(
         .spawn()
         .unwrap();
     let publisher = async_nats::connect(nats.url()).await.unwrap();
-    let events = events.to_vec();
+    let events: Vec<(String, Vec<u8>)> = events
+        .iter()
+        .map(|(subject, body)| (subject.clone(), body.clone().into_bytes()))
+        .collect();
     let publishing = tokio::spawn(async move {
         for _ in 0..100 {
-            for (subject, body) in &events {
-                publisher
-                    .publish(subject.clone(), body.clone().into())
-                    .await
-                    .unwrap();
-            }
-            publisher.flush().await.unwrap();
+            publish(&publisher, &events).await;
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     });
