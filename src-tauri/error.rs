@@ -2,6 +2,7 @@
 //! code is chosen here, from the core's error types, so the commands only say `?`.
 
 use eventscope_core::filter::ParseError;
+use eventscope_core::profile::ProfileError;
 use eventscope_core::source::SourceError;
 use eventscope_core::wire::{ErrorCode, WireError};
 use serde::Serialize;
@@ -51,6 +52,17 @@ impl From<SourceError> for CommandError {
             ErrorCode::ConnectFailed
         };
         CommandError::coded(code, e.to_string())
+    }
+}
+
+/// A nats context the profile names that is gone or unusable is a field to fix; anything else
+/// failed on the way to the disk.
+impl From<ProfileError> for CommandError {
+    fn from(e: ProfileError) -> CommandError {
+        match e {
+            ProfileError::Context(_) => CommandError::invalid_input(e.to_string()),
+            _ => CommandError::plain(e),
+        }
     }
 }
 

@@ -9,6 +9,7 @@ mod stream;
 use std::sync::{Arc, Mutex};
 
 use eventscope_core::live::Live;
+use eventscope_core::nats_context;
 use eventscope_core::profile::{LaunchOptions, ProfileStore};
 use eventscope_core::saved::SavedViewsFile;
 use eventscope_core::source::FirstConnect;
@@ -47,9 +48,11 @@ pub fn run() {
     let launch = LaunchOptions::parse(std::env::args().skip(1), |k| std::env::var(k).ok());
 
     tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
         .setup(move |app| {
             let config_dir = app.path().app_config_dir()?;
-            let profiles = ProfileStore::open(&config_dir);
+            let profiles = ProfileStore::open(&config_dir)
+                .with_nats_contexts(nats_context::default_dir(|k| std::env::var(k).ok()));
             let saved = SavedViewsFile::open(&config_dir);
             let profile = launch.apply(profiles.load());
             let live = Live::new(StoreLimits::default());
@@ -87,6 +90,8 @@ pub fn run() {
             commands::connection::saved_connection,
             commands::connection::connect,
             commands::connection::disconnect,
+            commands::connection::check_file,
+            commands::connection::nats_contexts,
         ])
         .run(tauri::generate_context!())
         .expect("error while running eventscope");

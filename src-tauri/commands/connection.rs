@@ -1,7 +1,8 @@
 //! Commands of the connection dialog.
 
+use eventscope_core::profile;
 use eventscope_core::source::FirstConnect;
-use eventscope_core::wire::{ConnectionProfile, SavedConnection};
+use eventscope_core::wire::{ConnectionProfile, FileCheck, NatsContextInfo, SavedConnection};
 use tauri::State;
 
 use crate::error::{CommandError, CommandResult};
@@ -22,9 +23,9 @@ pub async fn connect(
     state: State<'_, AppState>,
     mut profile: ConnectionProfile,
 ) -> CommandResult<SavedConnection> {
-    state.profiles.fill_secret(&mut profile);
+    state.profiles.fill_secret(&mut profile)?;
     state.live.connect(&profile, FirstConnect::FailFast).await?;
-    state.profiles.save(&profile).map_err(CommandError::plain)?;
+    state.profiles.save(&profile)?;
     *state.current.lock().unwrap_or_else(|e| e.into_inner()) = profile.clone();
     Ok(state.profiles.saved(&profile, false))
 }
@@ -54,4 +55,16 @@ pub async fn capture_subjects(
 #[tauri::command]
 pub fn disconnect(state: State<'_, AppState>) {
     state.live.disconnect();
+}
+
+/// Whether a file the dialog names (CA, certificate, key, `.creds`) exists and can be read.
+#[tauri::command]
+pub fn check_file(path: String) -> FileCheck {
+    profile::check_file(&path)
+}
+
+/// The `nats` CLI's contexts the dialog can fill the form from (secrets left out).
+#[tauri::command]
+pub fn nats_contexts(state: State<'_, AppState>) -> Vec<NatsContextInfo> {
+    state.profiles.nats_contexts()
 }

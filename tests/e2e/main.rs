@@ -223,6 +223,128 @@ async fn connecting_to_another_server_with_a_password_never_writes_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nats_context_fills_the_dialog_and_its_secret_stays_in_it() {
+    let first = NatsServer::start();
+    let second =
+        NatsServer::start_with_config("authorization { user: ada, password: \"s3cret-ctx\" }");
+    let app = App::launch(Path::new(APP), &first.url()).await;
+    app.wait_connected().await;
+    // The `nats` CLI's configuration, beside Eventscope's own.
+    let nats = app.config_home().join("nats");
+    std::fs::create_dir_all(nats.join("context")).unwrap();
+    let context = json!({"description": "Staging", "url": second.url(), "user": "ada", "password": "s3cret-ctx"});
+    std::fs::write(nats.join("context/staging.json"), context.to_string()).unwrap();
+    std::fs::write(nats.join("context.txt"), "staging").unwrap();
+
+    app.click("connect-button").await;
+    app.select("conn-nats-context", "staging").await;
+    app.wait_attr("conn-servers", "value", &second.url()).await;
+    app.wait_attr("conn-user", "value", "ada").await;
+    app.wait_attr(
+        "conn-password",
+        "placeholder",
+        "•••• from nats context staging",
+    )
+    .await;
+
+    // File fields say whether the file is there before anything connects.
+    assert!(app.find("conn-ca-file-browse").await.is_some());
+    app.fill("conn-ca-file", "/nonexistent/ca.pem").await;
+    app.wait_attr("conn-ca-file-state", "data-state", "missing")
+        .await;
+    let ca = app.config_home().join("ca.pem");
+    std::fs::write(&ca, "not a certificate yet").unwrap();
+    app.fill("conn-ca-file", ca.to_str().unwrap()).await;
+    app.wait_attr("conn-ca-file-state", "data-state", "readable")
+        .await;
+    app.fill("conn-ca-file", "").await;
+
+    // Enter in a field submits, as a keyboard user would.
+    app.keys_into("conn-user", "\u{E007}").await;
+    app.wait_text_contains("connection-server", &second.url())
+        .await;
+    app.wait_connected().await;
+    let client =
+        async_nats::ConnectOptions::with_user_and_password("ada".into(), "s3cret-ctx".into())
+            .connect(second.url())
+            .await
+            .unwrap();
+    publish(&client, &[envelope("via_context", "org_c", json!({}))]).await;
+    app.wait_row("via_context").await;
+
+    // Eventscope remembers the context's name, never its password.
+    let own = std::fs::read_to_string(
+        app.config_home()
+            .join("dev.eventscope.app")
+            .join("connection.json"),
+    )
+    .unwrap();
+    assert!(own.contains("\"natsContext\": \"staging\""), "{own}");
+    assert!(!own.contains("s3cret-ctx"), "{own}");
+    app.close().await;
+}
+
+/// What WebKit tells a screen reader as Tab moves through the top bar, the filter bar, the
+/// facets and the connection dialog (each `role "label"`, read from WebKit's accessibility tree
+/// through WebDriver's computed role and label), and how a table row is announced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tab_reaches_every_control_in_order_and_each_says_what_it_is() {
+    let (server, app) = connected_app().await;
+    publish_to(&server, &[envelope("a11y", "org_a", json!({}))]).await;
+    app.wait_row("a11y").await;
+    app.wait_for("the facets", || async {
+        app.find("facet-value").await.is_some()
+    })
+    .await;
+    assert_eq!(
+        app.tab_through("connect-button", 13).await,
+        [
+            r#"button "Connect…""#,
+            r#"button "Pause""#,
+            r#"button "Clear""#,
+            r#"button "Switch to the dark theme""#,
+            r#"textbox "Filter query""#,
+            r#"button "History""#,
+            r#"button "Views""#,
+            r#"button "Columns""#,
+            r#"button "Facets""#,
+            r#"button "How to write a query""#,
+            r#"button "org_a 1""#,
+            r#"button "tasks 1""#,
+            r#"button "task.failed 1""#,
+            r#"grid "Events""#,
+        ]
+    );
+    let row = app
+        .attr("event-row", "aria-label")
+        .await
+        .unwrap_or_default();
+    assert!(row.starts_with("task.failed in org_a at "), "{row}");
+
+    app.click("connect-button").await;
+    assert_eq!(
+        app.tab_through("conn-kind", 13).await,
+        [
+            r#"button "Source""#,
+            r#"textbox "Server URL(s)""#,
+            r#"textbox "Subject patterns""#,
+            r#"button "Method""#,
+            r#"checkbox "Require TLS (even for nats:// URLs)""#,
+            r#"textbox "CA file""#,
+            r#"button "CA file: choose a file""#,
+            r#"textbox "Client certificate""#,
+            r#"button "Client certificate: choose a file""#,
+            r#"textbox "Client key""#,
+            r#"button "Client key: choose a file""#,
+            r#"button "Disconnect""#,
+            r#"button "Cancel""#,
+            r#"button "Connect""#,
+        ]
+    );
+    app.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keyboard_moves_the_selection_pauses_and_clears() {
     let (server, app) = connected_app().await;
     let events: Vec<_> = (0..10)
@@ -242,6 +364,13 @@ async fn keyboard_moves_the_selection_pauses_and_clears() {
 
     app.keys(" ").await;
     app.wait_text_contains("pause-toggle", "Resume").await;
+    // Paused with nothing new: no "0 new" pill, and the status line says "Paused".
+    app.wait_text("follow-state", "Paused").await;
+    assert!(app.find("new-events-pill").await.is_none());
+    publish_to(&server, &[envelope("k_10", "org_k", json!({"n": 10}))]).await;
+    app.wait_text_contains("new-events-pill", "1 new").await;
+    app.wait_text_contains("follow-state", "Paused · 1 new since")
+        .await;
     app.keys(" ").await;
     app.wait_text_contains("pause-toggle", "Pause").await;
     app.close().await;
@@ -337,10 +466,13 @@ async fn an_invalid_query_is_explained_and_changes_nothing() {
     assert_eq!(app.text("match-count").await, "8 events");
     assert_eq!(shown_ids(&app).await.len(), 8);
 
-    // Fixing the typo clears the error and applies.
-    app.fill("filter-input", "org:org_a\u{E007}").await;
-    app.wait_text_contains("match-count", "6 matches").await;
+    // The suggestion is said once, and a click on it fixes the field.
+    assert_eq!(error.matches("did you mean").count(), 1, "{error}");
+    app.click("filter-suggestion").await;
+    app.wait_attr("filter-input", "value", "org:org_a").await;
     app.wait_for_absent("filter-error").await;
+    app.keys_into("filter-input", "\u{E007}").await;
+    app.wait_text_contains("match-count", "6 matches").await;
     app.close().await;
 }
 

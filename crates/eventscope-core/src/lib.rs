@@ -8,6 +8,7 @@ pub mod filter;
 pub mod gateway;
 pub mod json_scan;
 pub mod live;
+pub mod nats_context;
 pub mod profile;
 pub mod saved;
 pub mod simulate;

@@ -7,7 +7,11 @@ use std::sync::Mutex;
 
 use thiserror::Error;
 
-use crate::wire::{ConnectionProfile, GatewayTarget, NatsAuth, SavedConnection, SecretStorage};
+use crate::nats_context::{self, ContextError};
+use crate::wire::{
+    ConnectionProfile, FileCheck, FileState, GatewayTarget, NatsAuth, NatsContextInfo,
+    SavedConnection, SecretStorage,
+};
 
 #[derive(Debug, Error)]
 pub enum ProfileError {
@@ -18,6 +22,8 @@ pub enum ProfileError {
     },
     #[error("cannot encode the connection profile: {0}")]
     Encode(#[from] serde_json::Error),
+    #[error(transparent)]
+    Context(#[from] ContextError),
 }
 
 /// The secret of a profile, if it has one: the gateway token, or the NATS auth method's.
@@ -34,10 +40,22 @@ fn secret_of(profile: &ConnectionProfile) -> Option<&str> {
 }
 
 fn secret_mut(profile: &mut ConnectionProfile) -> Option<&mut String> {
-    if let Some(gateway) = &mut profile.gateway {
-        return Some(&mut gateway.token);
+    match &mut profile.gateway {
+        Some(gateway) => Some(&mut gateway.token),
+        None => nats_secret_mut(&mut profile.auth),
     }
-    match &mut profile.auth {
+}
+
+/// `auth` with its secret blank, as the dialog may show it.
+pub fn without_secret(mut auth: NatsAuth) -> NatsAuth {
+    if let Some(secret) = nats_secret_mut(&mut auth) {
+        secret.clear();
+    }
+    auth
+}
+
+fn nats_secret_mut(auth: &mut NatsAuth) -> Option<&mut String> {
+    match auth {
         NatsAuth::UserPassword { password, .. } => Some(password),
         NatsAuth::Token { token } => Some(token),
         NatsAuth::NKey { seed } => Some(seed),
@@ -45,10 +63,61 @@ fn secret_mut(profile: &mut ConnectionProfile) -> Option<&mut String> {
     }
 }
 
+/// Where a profile's secret goes: the gateway's URL, or the NATS servers with the kind of
+/// secret (and the user a password belongs to). A secret is only ever sent to the target it was
+/// given for: editing the server, the gateway URL, the kind or the user asks for it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum SecretTarget {
+    Gateway(String),
+    Nats {
+        servers: Vec<String>,
+        kind: &'static str,
+        user: Option<String>,
+    },
+}
+
+/// The target of the profile's secret; `None` when the profile has no secret.
+fn secret_target(profile: &ConnectionProfile) -> Option<SecretTarget> {
+    if let Some(gateway) = &profile.gateway {
+        return Some(SecretTarget::Gateway(gateway.url.trim().to_string()));
+    }
+    let (kind, user) = match &profile.auth {
+        NatsAuth::UserPassword { user, .. } => ("userPassword", Some(user.trim().to_string())),
+        NatsAuth::Token { .. } => ("token", None),
+        NatsAuth::NKey { .. } => ("nKey", None),
+        NatsAuth::None | NatsAuth::CredsFile { .. } => return None,
+    };
+    let servers = profile
+        .servers
+        .iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    Some(SecretTarget::Nats {
+        servers,
+        kind,
+        user,
+    })
+}
+
+/// The nats context a NATS profile was taken from.
+fn from_context(profile: &ConnectionProfile) -> Option<&str> {
+    profile
+        .nats_context
+        .as_deref()
+        .filter(|_| profile.gateway.is_none())
+}
+
 /// The profile with its secret replaced by an empty string: what may be shown or written.
+///
+/// A gateway profile's NATS fields are unused but may still hold a NATS secret (a NATS profile
+/// turned into a gateway one at launch): it is blanked too.
 pub fn redacted(profile: &ConnectionProfile) -> ConnectionProfile {
     let mut out = profile.clone();
-    if let Some(secret) = secret_mut(&mut out) {
+    if let Some(gateway) = &mut out.gateway {
+        gateway.token.clear();
+    }
+    if let Some(secret) = nats_secret_mut(&mut out.auth) {
         secret.clear();
     }
     out
@@ -60,6 +129,8 @@ pub struct ProfileStore {
     storage: SecretStorage,
     /// The secret when no keyring is available (and a cache of the keyring's).
     session_secret: Mutex<Option<String>>,
+    /// The `nats` CLI's configuration directory, whose contexts a profile may come from.
+    nats_dir: Option<PathBuf>,
 }
 
 impl ProfileStore {
@@ -79,7 +150,22 @@ impl ProfileStore {
             path: config_dir.join("connection.json"),
             storage,
             session_secret: Mutex::new(None),
+            nats_dir: None,
         }
+    }
+
+    /// Reads the `nats` CLI's contexts from `dir` (see [`nats_context::default_dir`]).
+    pub fn with_nats_contexts(mut self, dir: Option<PathBuf>) -> ProfileStore {
+        self.nats_dir = dir;
+        self
+    }
+
+    /// The `nats` CLI's contexts, secrets left out.
+    pub fn nats_contexts(&self) -> Vec<NatsContextInfo> {
+        self.nats_dir
+            .as_deref()
+            .map(nats_context::list)
+            .unwrap_or_default()
     }
 
     pub fn storage(&self) -> SecretStorage {
@@ -88,14 +174,9 @@ impl ProfileStore {
 
     /// The remembered profile with its secret filled in, or the default one.
     pub fn load(&self) -> ConnectionProfile {
-        let mut profile: ConnectionProfile = std::fs::read(&self.path)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .unwrap_or_default();
-        if let Some(secret) = self.stored_secret() {
-            if let Some(slot) = secret_mut(&mut profile) {
-                *slot = secret;
-            }
+        let mut profile = self.remembered();
+        if let Err(e) = self.fill_secret(&mut profile) {
+            tracing::warn!("the remembered connection's secret is not available: {e}");
         }
         profile
     }
@@ -111,8 +192,9 @@ impl ProfileStore {
             std::fs::create_dir_all(dir).map_err(write_err)?;
         }
         std::fs::write(&self.path, json).map_err(write_err)?;
+        // A secret that came from a nats context stays there: it is read again at every connect.
         let secret = secret_of(profile)
-            .filter(|s| !s.is_empty())
+            .filter(|s| !s.is_empty() && from_context(profile).is_none())
             .map(str::to_string);
         if self.storage == SecretStorage::Keyring {
             if let Err(e) = secret_service::set(secret.as_deref()) {
@@ -126,15 +208,47 @@ impl ProfileStore {
         Ok(())
     }
 
-    /// Fills an empty secret field from the held secret (the dialog sends blanks for "keep").
-    pub fn fill_secret(&self, profile: &mut ConnectionProfile) {
-        if let Some(slot) = secret_mut(profile) {
-            if slot.is_empty() {
-                if let Some(secret) = self.stored_secret() {
-                    *slot = secret;
-                }
-            }
+    /// Fills an empty secret field from the held secret (the dialog sends blanks for "keep"),
+    /// when the profile's secret goes where the held one was saved for (see [`SecretTarget`]).
+    ///
+    /// A profile taken from a nats context gets the context's secret instead, read now, when it
+    /// still connects where the context does.
+    pub fn fill_secret(&self, profile: &mut ConnectionProfile) -> Result<(), ProfileError> {
+        let target = secret_target(profile);
+        if target.is_none() || secret_of(profile).is_some_and(|s| !s.is_empty()) {
+            return Ok(());
         }
+        let secret = match from_context(profile) {
+            Some(name) => {
+                let Some(dir) = &self.nats_dir else {
+                    return Ok(());
+                };
+                let resolved = nats_context::resolve(dir, name)?;
+                let mut from = ConnectionProfile {
+                    servers: resolved.servers,
+                    auth: resolved.auth,
+                    ..ConnectionProfile::default()
+                };
+                if secret_target(&from) != target {
+                    return Ok(());
+                }
+                secret_mut(&mut from).map(std::mem::take)
+            }
+            None if target == secret_target(&self.remembered()) => self.stored_secret(),
+            None => None,
+        };
+        if let (Some(slot), Some(secret)) = (secret_mut(profile), secret) {
+            *slot = secret;
+        }
+        Ok(())
+    }
+
+    /// The remembered profile as the file has it (secret blank), or the default one.
+    pub fn remembered(&self) -> ConnectionProfile {
+        std::fs::read(&self.path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
     }
 
     fn stored_secret(&self) -> Option<String> {
@@ -160,6 +274,27 @@ impl ProfileStore {
             secret_storage: self.storage,
             overridden,
         }
+    }
+}
+
+/// Whether the file at `path` can be read, before a connection tries it.
+pub fn check_file(path: &str) -> FileCheck {
+    let check = |state, message: String| FileCheck { state, message };
+    let path = path.trim();
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            check(FileState::Missing, "no such file".into())
+        }
+        Err(e) => check(FileState::Unreadable, format!("cannot be read: {e}")),
+        Ok(meta) if meta.is_dir() => check(FileState::NotAFile, "a directory, not a file".into()),
+        Ok(meta) if !meta.is_file() => check(FileState::NotAFile, "not a regular file".into()),
+        Ok(meta) => match std::fs::File::open(path) {
+            Ok(_) => check(
+                FileState::Readable,
+                format!("readable, {} bytes", meta.len()),
+            ),
+            Err(e) => check(FileState::Unreadable, format!("cannot be read: {e}")),
+        },
     }
 }
 
@@ -292,9 +427,14 @@ impl LaunchOptions {
     }
 
     /// `profile` with the overrides applied. A gateway URL makes it a gateway profile (keeping the
-    /// remembered token unless the environment gives one); a NATS URL alone makes it a NATS
-    /// profile; a token alone replaces the token of a remembered gateway profile.
+    /// remembered token when the URL is the remembered one, unless the environment gives one); a
+    /// NATS URL alone makes it a NATS profile; a token alone replaces the token of a remembered
+    /// gateway profile.
+    ///
+    /// A remembered secret only stays when the overrides leave its target alone: launching with
+    /// another server or gateway URL never sends it there (see [`SecretTarget`]).
     pub fn apply(&self, mut profile: ConnectionProfile) -> ConnectionProfile {
+        let target = secret_target(&profile);
         if let Some(url) = &self.nats_url {
             profile.servers = url
                 .split(',')
@@ -311,6 +451,11 @@ impl LaunchOptions {
                 url: url.trim().to_string(),
                 token,
             });
+        }
+        if secret_target(&profile) != target {
+            if let Some(secret) = secret_mut(&mut profile) {
+                secret.clear();
+            }
         }
         if let (Some(gateway), Some(token)) = (&mut profile.gateway, &self.gateway_token) {
             gateway.token = token.clone();
@@ -492,15 +637,33 @@ mod tests {
         let got = launch(Some("ws://gw/ws"), None, &[]).apply(nats.clone());
         assert_eq!(got.gateway, gateway("ws://gw/ws", ""));
 
-        // On a remembered gateway profile the URL keeps the remembered token and topics...
+        // On a remembered gateway profile another URL keeps the topics but never sends the
+        // remembered token to the new host; the same URL keeps it...
         let got = launch(Some("ws://gw/ws"), None, &[]).apply(remembered_gateway.clone());
-        assert_eq!(got.gateway, gateway("ws://gw/ws", "remembered.jwt"));
+        assert_eq!(got.gateway, gateway("ws://gw/ws", ""));
         assert_eq!(got.subjects, vec!["events.org_9.>".to_string()]);
+        let got = launch(Some(" ws://old/ws "), None, &[]).apply(remembered_gateway.clone());
+        assert_eq!(got.gateway, gateway("ws://old/ws", "remembered.jwt"));
         // ...and a token alone replaces the remembered one.
         let got = launch(None, Some("eyJ.new"), &[]).apply(remembered_gateway.clone());
         assert_eq!(got.gateway, gateway("ws://old/ws", "eyJ.new"));
         // A token alone leaves a NATS profile a NATS profile.
         assert_eq!(launch(None, Some("eyJ.new"), &[]).apply(nats.clone()), nats);
+
+        // A NATS secret is not sent to a server given at launch; the same server keeps it.
+        let elsewhere = LaunchOptions {
+            nats_url: Some("nats://elsewhere:4222".into()),
+            ..LaunchOptions::default()
+        };
+        assert_eq!(
+            elsewhere.apply(nats.clone()).auth,
+            NatsAuth::Token { token: "".into() }
+        );
+        let same = LaunchOptions {
+            nats_url: Some(crate::DEFAULT_NATS_URL.into()),
+            ..LaunchOptions::default()
+        };
+        assert_eq!(same.apply(nats.clone()), nats);
 
         // A NATS URL alone makes a remembered gateway profile a NATS one again.
         let got = LaunchOptions {
@@ -546,7 +709,7 @@ mod tests {
         );
         assert!(saved.has_secret);
         let mut blank = saved.profile.clone();
-        store.fill_secret(&mut blank);
+        store.fill_secret(&mut blank).unwrap();
         assert_eq!(blank, profile);
         // A gateway profile's token is its secret.
         let gateway = ConnectionProfile {
@@ -579,5 +742,157 @@ mod tests {
                 password: "".into()
             }
         );
+    }
+
+    /// Saves `saved`, then fills a blank copy of `asked`: the secret the store sends there.
+    fn check_fill(saved: &ConnectionProfile, asked: &ConnectionProfile, expected: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ProfileStore::with_storage(dir.path(), SecretStorage::Session);
+        store.save(saved).unwrap();
+        let mut blank = redacted(asked);
+        store.fill_secret(&mut blank).unwrap();
+        let mut got = blank.clone();
+        assert_eq!(
+            secret_mut(&mut got).map(|s| s.as_str()).unwrap_or(""),
+            expected,
+            "{asked:?}"
+        );
+    }
+
+    #[test]
+    fn a_stored_secret_goes_only_where_it_was_saved_for() {
+        let nats = |servers: &[&str], auth: NatsAuth| ConnectionProfile {
+            servers: servers.iter().map(|s| s.to_string()).collect(),
+            auth,
+            ..ConnectionProfile::default()
+        };
+        let password = |user: &str| NatsAuth::UserPassword {
+            user: user.into(),
+            password: "hunter2".into(),
+        };
+        let saved = nats(&["nats://a:4222"], password("ada"));
+        check_fill(&saved, &saved, "hunter2");
+        check_fill(
+            &saved,
+            &nats(&[" nats://a:4222 "], password("ada")),
+            "hunter2",
+        );
+        // Another server, another user, another kind of secret: asked again.
+        check_fill(&saved, &nats(&["nats://evil:4222"], password("ada")), "");
+        check_fill(
+            &saved,
+            &nats(&["nats://a:4222", "nats://b:4222"], password("ada")),
+            "",
+        );
+        check_fill(&saved, &nats(&["nats://a:4222"], password("bob")), "");
+        let token = NatsAuth::Token {
+            token: "hunter2".into(),
+        };
+        check_fill(&saved, &nats(&["nats://a:4222"], token.clone()), "");
+        // A gateway token goes to its gateway only, and never to NATS.
+        let gateway = |url: &str| ConnectionProfile {
+            gateway: Some(GatewayTarget {
+                url: url.into(),
+                token: "eyJ.jwt".into(),
+            }),
+            ..ConnectionProfile::default()
+        };
+        check_fill(&gateway("ws://gw/ws"), &gateway("ws://gw/ws"), "eyJ.jwt");
+        check_fill(&gateway("ws://gw/ws"), &gateway("ws://other/ws"), "");
+        check_fill(
+            &gateway("ws://gw/ws"),
+            &nats(&[crate::DEFAULT_NATS_URL], token),
+            "",
+        );
+    }
+
+    #[test]
+    fn redacting_blanks_every_secret_a_profile_holds() {
+        let both = ConnectionProfile {
+            auth: NatsAuth::NKey {
+                seed: "SUAseed".into(),
+            },
+            gateway: Some(GatewayTarget {
+                url: "ws://gw/ws".into(),
+                token: "eyJ.jwt".into(),
+            }),
+            ..ConnectionProfile::default()
+        };
+        let shown = format!("{:?}", redacted(&both));
+        assert!(
+            !shown.contains("SUAseed") && !shown.contains("eyJ.jwt"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_context_secret_is_read_from_the_context_and_never_stored() {
+        let config = tempfile::tempdir().unwrap();
+        let nats = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(nats.path().join("context")).unwrap();
+        std::fs::write(
+            nats.path().join("context/prod.json"),
+            r#"{"url":"nats://a:4222","user":"ada","password":"hunter2"}"#,
+        )
+        .unwrap();
+        let store = ProfileStore::with_storage(config.path(), SecretStorage::Session)
+            .with_nats_contexts(Some(nats.path().to_path_buf()));
+        let from_context = |servers: &str| ConnectionProfile {
+            servers: vec![servers.into()],
+            auth: NatsAuth::UserPassword {
+                user: "ada".into(),
+                password: "".into(),
+            },
+            nats_context: Some("prod".into()),
+            ..ConnectionProfile::default()
+        };
+        let password = |p: &ConnectionProfile| match &p.auth {
+            NatsAuth::UserPassword { password, .. } => password.clone(),
+            other => panic!("{other:?}"),
+        };
+        let mut profile = from_context("nats://a:4222");
+        store.fill_secret(&mut profile).unwrap();
+        assert_eq!(password(&profile), "hunter2");
+        // Saved, the secret stays in the context: nothing in the file, nothing in the store.
+        store.save(&profile).unwrap();
+        let file = std::fs::read_to_string(config.path().join("connection.json")).unwrap();
+        assert!(
+            !file.contains("hunter2") && file.contains("\"natsContext\": \"prod\""),
+            "{file}"
+        );
+        assert_eq!(store.stored_secret(), None);
+        assert_eq!(
+            password(&store.load()),
+            "hunter2",
+            "read from the context again"
+        );
+        // Pointed at another server, the context's secret is not sent there.
+        let mut elsewhere = from_context("nats://evil:4222");
+        store.fill_secret(&mut elsewhere).unwrap();
+        assert_eq!(password(&elsewhere), "");
+        // A context that went away is a clear error.
+        let mut gone = ConnectionProfile {
+            nats_context: Some("gone".into()),
+            ..from_context("nats://a:4222")
+        };
+        assert_eq!(
+            store.fill_secret(&mut gone).unwrap_err().to_string(),
+            "no nats context named \"gone\""
+        );
+        assert_eq!(store.nats_contexts().len(), 1);
+    }
+
+    #[test]
+    fn files_are_checked_before_connecting() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ca.pem");
+        std::fs::write(&file, "-----BEGIN CERTIFICATE-----").unwrap();
+        let check = |path: &std::path::Path| {
+            let c = check_file(&path.display().to_string());
+            format!("{:?}: {}", c.state, c.message)
+        };
+        assert_eq!(check(&file), "Readable: readable, 27 bytes");
+        assert_eq!(check(&dir.path().join("nope.pem")), "Missing: no such file");
+        assert_eq!(check(dir.path()), "NotAFile: a directory, not a file");
     }
 }

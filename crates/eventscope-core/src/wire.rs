@@ -343,6 +343,11 @@ pub struct ConnectionProfile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(test, ts(optional))]
     pub gateway: Option<GatewayTarget>,
+    /// The `nats` CLI context the servers, auth and TLS were taken from. Its secret is read from
+    /// the context when connecting and never stored by Eventscope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub nats_context: Option<String>,
 }
 
 /// Where a gateway profile connects. The token is a secret, kept like NATS secrets.
@@ -364,6 +369,7 @@ impl Default for ConnectionProfile {
             auth: NatsAuth::None,
             tls: TlsSettings::default(),
             gateway: None,
+            nats_context: None,
         }
     }
 }
@@ -417,4 +423,46 @@ pub enum ErrorCode {
     ConnectFailed,
     /// The query does not parse: the filter bar already explains it while it is typed.
     InvalidFilter,
+}
+
+/// Whether a file the connection names (CA, client certificate or key, `.creds`) can be used,
+/// checked while the dialog is filled in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub enum FileState {
+    Readable,
+    Missing,
+    NotAFile,
+    Unreadable,
+}
+
+/// A file's state and the words for it (`readable, 1203 bytes`, `no such file`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct FileCheck {
+    pub state: FileState,
+    pub message: String,
+}
+
+/// A context of the `nats` CLI as the connection dialog offers it: what it connects to, with its
+/// secret left out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct NatsContextInfo {
+    pub name: String,
+    pub description: String,
+    /// The context `nats` uses by default (`context.txt`).
+    pub selected: bool,
+    pub servers: Vec<String>,
+    /// The authentication, secrets blank.
+    pub auth: NatsAuth,
+    pub tls: TlsSettings,
+    /// True when the context holds a secret (a password, token or NKey seed file) that will be
+    /// read from it when connecting.
+    pub has_secret: bool,
+    /// Why the context cannot be used as it is, when it cannot.
+    pub problem: Option<String>,
 }

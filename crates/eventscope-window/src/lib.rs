@@ -191,6 +191,10 @@ impl App {
             .env("DISPLAY", &display)
             .envs(env.iter().copied())
             .env("XDG_CONFIG_HOME", config.path())
+            // WebKit keeps local storage (the theme, the facet panel) under the data home:
+            // each launch starts from a clean one, so no test sees another's choices.
+            .env("XDG_DATA_HOME", config.path().join(".data"))
+            .env("XDG_CACHE_HOME", config.path().join(".cache"))
             .env_remove("DBUS_SESSION_BUS_ADDRESS")
             // tauri-driver must be stopped with SIGTERM and have null stdio, or it orphans
             // WebKitWebDriver, which then holds the test's pipes open.
@@ -239,27 +243,27 @@ impl App {
         let deadline = Instant::now() + TIMEOUT;
         while !done().await {
             if Instant::now() > deadline {
-                let shot = self.client().screenshot().await.unwrap_or_default();
-                let path =
-                    std::env::temp_dir().join(format!("eventscope-e2e-{}.png", std::process::id()));
-                let _ = std::fs::write(&path, shot);
-                panic!(
-                    "timed out waiting for {what} (screenshot: {})",
-                    path.display()
-                );
+                self.fail(what).await;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
-    /// Saves a screenshot for the post-mortem and fails the test.
+    /// Saves a screenshot for the post-mortem (when the window still answers) and fails the test.
     async fn fail(&self, what: &str) -> ! {
-        let shot = self.client().screenshot().await.unwrap_or_default();
+        let shot = tokio::time::timeout(Duration::from_secs(5), self.client().screenshot()).await;
         let path = std::env::temp_dir().join(format!("eventscope-e2e-{}.png", std::process::id()));
-        let _ = std::fs::write(&path, shot);
+        let saved = match shot {
+            Ok(Ok(png)) => std::fs::write(&path, png).is_ok(),
+            _ => false,
+        };
         panic!(
-            "timed out waiting for {what} (screenshot: {})",
-            path.display()
+            "timed out waiting for {what} ({})",
+            if saved {
+                format!("screenshot: {}", path.display())
+            } else {
+                "no screenshot: the window did not answer".into()
+            }
         );
     }
 
@@ -385,7 +389,9 @@ impl App {
     pub async fn fill(&self, testid: &str, text: &str) {
         let el = self.wait_find(testid).await;
         el.clear().await.unwrap();
-        el.send_keys(text).await.unwrap();
+        if !text.is_empty() {
+            el.send_keys(text).await.unwrap();
+        }
     }
 
     pub async fn select(&self, testid: &str, value: &str) {
@@ -404,12 +410,88 @@ impl App {
         self.find(testid).await.expect("just seen")
     }
 
-    /// Everything the app wrote under its config directory, as text.
+    /// The `XDG_CONFIG_HOME` the app runs with: Eventscope's own files are in its
+    /// `dev.eventscope.app`, and a test may put other programs' configuration beside them (the
+    /// `nats` CLI's contexts in `nats/`).
+    pub fn config_home(&self) -> &Path {
+        self.config.path()
+    }
+
+    /// An attribute (or, for `value`, the live property) of the element `testid`.
+    pub async fn attr(&self, testid: &str, name: &str) -> Option<String> {
+        let js = "const e = document.querySelector(`[data-testid='${arguments[0]}']`); if (!e) return null; const v = arguments[1] === 'value' ? e.value : e.getAttribute(arguments[1]); return v ?? null;";
+        match self
+            .client()
+            .execute(js, vec![json!(testid), json!(name)])
+            .await
+        {
+            Ok(serde_json::Value::String(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Waits until the attribute `name` of `testid` reads `expected`.
+    pub async fn wait_attr(&self, testid: &str, name: &str, expected: &str) {
+        self.wait_for(&format!("{testid}'s {name} to be {expected:?}"), || async {
+            self.attr(testid, name).await.as_deref() == Some(expected)
+        })
+        .await;
+    }
+
+    /// What assistive technology is told about the focused element: WebKit's computed
+    /// accessibility role and label (WebDriver's Get Computed Role and Label), as `role "label"`.
+    pub async fn focused_accessibly(&self) -> String {
+        let element = self
+            .client()
+            .active_element()
+            .await
+            .expect("an element has the focus");
+        let id = element.element_id().to_string();
+        let ask = |what: &'static str| Accessibility {
+            element: id.clone(),
+            what,
+        };
+        let role = self.client().issue_cmd(ask("computedrole")).await;
+        let label = self.client().issue_cmd(ask("computedlabel")).await;
+        let text = |v: Result<serde_json::Value, _>| match v {
+            Ok(serde_json::Value::String(s)) => s,
+            other => panic!("WebKit did not answer the accessibility query: {other:?}"),
+        };
+        format!("{} {:?}", text(role), text(label).trim())
+    }
+
+    /// Presses Tab `times` times from the element `testid` (focused first) and returns what each
+    /// focused element is announced as.
+    pub async fn tab_through(&self, testid: &str, times: usize) -> Vec<String> {
+        let start = self.wait_find(testid).await;
+        self.client()
+            .execute(
+                "arguments[0].focus()",
+                vec![serde_json::to_value(&start).expect("an element serializes")],
+            )
+            .await
+            .expect("focus the first element");
+        let mut out = vec![self.focused_accessibly().await];
+        for _ in 0..times {
+            self.client()
+                .active_element()
+                .await
+                .expect("an element has the focus")
+                .send_keys("\u{E004}")
+                .await
+                .expect("press Tab");
+            out.push(self.focused_accessibly().await);
+        }
+        out
+    }
+
+    /// Everything under the config directory (but WebKit's data and cache), as text.
     pub fn config_files_text(&self) -> String {
         fn walk(dir: &std::path::Path, out: &mut String) {
             for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
                 let path = entry.path();
-                if path.is_dir() {
+                let hidden = entry.file_name().to_string_lossy().starts_with('.');
+                if path.is_dir() && !hidden {
                     walk(&path, out);
                 } else if let Ok(text) = std::fs::read_to_string(&path) {
                     out.push_str(&format!("{}:\n{text}\n", path.display()));
@@ -451,6 +533,20 @@ impl App {
 
 impl Drop for App {
     fn drop(&mut self) {
+        // A test that failed never closed its session: close it now, or WebKitWebDriver and the
+        // app it started outlive tauri-driver and the next launch waits on them.
+        if let Some(client) = self.client.take() {
+            if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+                    tokio::task::block_in_place(|| {
+                        handle.block_on(async {
+                            let _ =
+                                tokio::time::timeout(Duration::from_secs(5), client.close()).await;
+                        })
+                    });
+                }
+            }
+        }
         // SIGTERM lets tauri-driver stop WebKitWebDriver and the app with it.
         unsafe { libc::kill(self.driver.id() as i32, libc::SIGTERM) };
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -464,5 +560,32 @@ impl Drop for App {
         let _ = self.driver.wait();
         let _ = self.xvfb.kill();
         let _ = self.xvfb.wait();
+    }
+}
+
+/// WebDriver's Get Computed Role / Get Computed Label of an element, which fantoccini does not
+/// wrap: `GET /session/{id}/element/{element}/computedrole` (or `computedlabel`).
+#[derive(Debug)]
+struct Accessibility {
+    element: String,
+    what: &'static str,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Accessibility {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/element/{}/{}",
+            session_id.unwrap_or_default(),
+            self.element,
+            self.what
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::GET, None)
     }
 }

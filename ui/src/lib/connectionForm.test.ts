@@ -1,7 +1,8 @@
 // Specification of the connection dialog's form: prefill, secrets kept by the core, validation, both source kinds.
 import { describe, expect, it } from "vitest";
+import type { NatsContextInfo } from "./bindings/NatsContextInfo";
 import type { SavedConnection } from "./bindings/SavedConnection";
-import { DEFAULT_GATEWAY_URL, connectErrorText, emptyForm, formFromSaved, profileFromForm, splitList, storedSecretPlaceholder, type ConnectionForm } from "./connectionForm";
+import { DEFAULT_GATEWAY_URL, connectErrorText, contextSecretApplies, emptyForm, formFromContext, formFromSaved, profileFromForm, splitList, storedSecretPlaceholder, type ConnectionForm } from "./connectionForm";
 
 function check(actual: unknown, expected: unknown) {
   expect(actual).toEqual(expected);
@@ -57,15 +58,32 @@ describe("prefill of a gateway profile", () => {
 });
 
 describe("secret placeholders", () => {
-  it("say the secret is in the keyring", () => check(storedSecretPlaceholder(saved(), "userPassword"), "•••• stored in keyring"));
+  /** The placeholder of the form filled from `conn` and then edited with `over`. */
+  const placeholder = (conn: SavedConnection, over: Partial<ConnectionForm> = {}) =>
+    storedSecretPlaceholder(conn, { ...formFromSaved(conn), ...over });
+  it("say the secret is in the keyring", () => check(placeholder(saved()), "•••• stored in keyring"));
   it("say the secret is kept for this session without a keyring", () =>
-    check(storedSecretPlaceholder(saved({ secretStorage: "session" }), "userPassword"), "•••• kept for this session"));
-  it("are empty when no secret is held", () => check(storedSecretPlaceholder(saved({ hasSecret: false }), "userPassword"), ""));
-  it("are empty for another auth method than the stored one", () => check(storedSecretPlaceholder(saved(), "token"), ""));
-  it("the gateway token's says where it is kept", () => check(storedSecretPlaceholder(savedGateway(), "gateway"), "•••• stored in keyring"));
-  it("a stored NATS secret is not a gateway token", () => check(storedSecretPlaceholder(saved(), "gateway"), ""));
+    check(placeholder(saved({ secretStorage: "session" })), "•••• kept for this session"));
+  it("are empty when no secret is held", () => check(placeholder(saved({ hasSecret: false })), ""));
+  it("are empty for another auth method than the stored one", () => check(placeholder(saved(), { authKind: "token" }), ""));
+  it("the gateway token's says where it is kept", () => check(placeholder(savedGateway()), "•••• stored in keyring"));
+  it("a stored NATS secret is not a gateway token", () => check(placeholder(saved(), { kind: "gateway" }), ""));
   it("a stored gateway token is not a NATS secret", () =>
-    check(storedSecretPlaceholder(savedGateway({ profile: { ...savedGateway().profile, auth: { kind: "token", token: "" } } }), "token"), ""));
+    check(placeholder(savedGateway({ profile: { ...savedGateway().profile, auth: { kind: "token", token: "" } } }), { kind: "nats", authKind: "token" }), ""));
+});
+
+describe("a stored secret is bound to where it was saved for", () => {
+  const placeholder = (conn: SavedConnection, over: Partial<ConnectionForm> = {}) =>
+    storedSecretPlaceholder(conn, { ...formFromSaved(conn), ...over });
+  it("the same servers, spaced or separated otherwise, keep it", () => check(placeholder(saved(), { servers: " nats://a:4222 ,nats://b:4222" }), "•••• stored in keyring"));
+  it("another server asks again", () => check(placeholder(saved(), { servers: "nats://evil:4222" }), ""));
+  it("one server more asks again", () => check(placeholder(saved(), { servers: "nats://a:4222\nnats://b:4222\nnats://c:4222" }), ""));
+  it("another user asks again", () => check(placeholder(saved(), { user: "mallory" }), ""));
+  it("another gateway URL asks again", () => check(placeholder(savedGateway(), { gatewayUrl: "wss://other.example/ws" }), ""));
+  it("and the form then refuses to connect without it", () =>
+    check(profileFromForm({ ...formFromSaved(saved()), servers: "nats://evil:4222" }, saved()), { ok: false, error: "Give a password." }));
+  it("a gateway URL edited without a new token is refused", () =>
+    check(profileFromForm({ ...formFromSaved(savedGateway()), gatewayUrl: "ws://other/ws" }, savedGateway()), { ok: false, error: "Give the gateway token." }));
 });
 
 describe("lists", () => {
@@ -176,4 +194,37 @@ describe("connect errors", () => {
   it("a server that failed says so", () =>
     check(connectErrorText({ code: "connect_failed", message: "cannot connect to nats://x:4222: refused" }), "Could not connect: cannot connect to nats://x:4222: refused"));
   it("anything else is the core's message as it is", () => check(connectErrorText({ code: null, message: "ipc closed" }), "ipc closed"));
+});
+
+describe("a nats CLI context fills the form, its secret stays in it", () => {
+  const prod: NatsContextInfo = {
+    name: "prod-east",
+    description: "Production",
+    selected: true,
+    servers: ["nats://a:4222", "nats://b:4222"],
+    auth: { kind: "userPassword", user: "ada", password: "" },
+    tls: { required: false, caFile: "/ca.pem", certFile: null, keyFile: null },
+    hasSecret: true,
+    problem: null,
+  };
+  const filled = () => formFromContext(form({ subjects: "events.org_1.>" }), prod);
+
+  it("servers, auth, TLS files and the context's name; the subjects are kept", () => {
+    const f = filled();
+    check([f.servers, f.authKind, f.user, f.password, f.caFile, f.natsContext, f.subjects], ["nats://a:4222\nnats://b:4222", "userPassword", "ada", "", "/ca.pem", "prod-east", "events.org_1.>"]);
+  });
+  it("the secret field says where the secret comes from", () => check(storedSecretPlaceholder(null, filled(), [prod]), "•••• from nats context prod-east"));
+  it("the profile names the context and carries no secret", () => {
+    const r = profileFromForm(filled(), null, [prod]);
+    check(r.ok && [r.profile.natsContext, r.profile.auth], ["prod-east", { kind: "userPassword", user: "ada", password: "" }]);
+  });
+  it("edited to another server, the context's secret no longer applies", () => {
+    const f = { ...filled(), servers: "nats://evil:4222" };
+    check([contextSecretApplies(f, [prod]), profileFromForm(f, null, [prod])], [false, { ok: false, error: "Give a password." }]);
+  });
+  it("and a typed password goes with a profile that no longer names the context", () => {
+    const r = profileFromForm({ ...filled(), servers: "nats://other:4222", password: "pw" }, null, [prod]);
+    check(r.ok && r.profile.natsContext, undefined);
+  });
+  it("a context that cannot be used lends no secret", () => check(contextSecretApplies(filled(), [{ ...prod, problem: "nsc" }]), false));
 });

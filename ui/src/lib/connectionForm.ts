@@ -2,6 +2,7 @@
 // of either kind (NATS, or the platform's WebSocket gateway).
 import type { ConnectionProfile } from "./bindings/ConnectionProfile";
 import type { NatsAuth } from "./bindings/NatsAuth";
+import type { NatsContextInfo } from "./bindings/NatsContextInfo";
 import type { SavedConnection } from "./bindings/SavedConnection";
 import type { WireError } from "./bindings/WireError";
 
@@ -44,6 +45,8 @@ export interface ConnectionForm {
   caFile: string;
   certFile: string;
   keyFile: string;
+  /** The `nats` CLI context the form was filled from ("" for none): its secret is read from it. */
+  natsContext: string;
 }
 
 export function emptyForm(): ConnectionForm {
@@ -63,6 +66,7 @@ export function emptyForm(): ConnectionForm {
     caFile: "",
     certFile: "",
     keyFile: "",
+    natsContext: "",
   };
 }
 
@@ -92,7 +96,45 @@ export function formFromSaved(saved: SavedConnection | null): ConnectionForm {
   form.caFile = p.tls.caFile ?? "";
   form.certFile = p.tls.certFile ?? "";
   form.keyFile = p.tls.keyFile ?? "";
+  form.natsContext = p.natsContext ?? "";
   return form;
+}
+
+/** The form filled from a `nats` CLI context: its servers, authentication (secrets stay in the
+ * context) and TLS files; the subjects are kept. */
+export function formFromContext(form: ConnectionForm, context: NatsContextInfo): ConnectionForm {
+  const auth = context.auth;
+  return {
+    ...form,
+    kind: "nats",
+    servers: context.servers.join("\n"),
+    authKind: auth.kind,
+    user: auth.kind === "userPassword" ? auth.user : "",
+    password: "",
+    token: "",
+    seed: "",
+    credsPath: auth.kind === "credsFile" ? auth.path : "",
+    caFile: context.tls.caFile ?? "",
+    certFile: context.tls.certFile ?? "",
+    keyFile: context.tls.keyFile ?? "",
+    natsContext: context.name,
+  };
+}
+
+/** The form's nats context while the form still connects where it does (same servers, same kind
+ * of secret, same user): edited away from it, the form is a connection of its own. */
+export function formContext(form: ConnectionForm, contexts: readonly NatsContextInfo[]): NatsContextInfo | null {
+  const context = contexts.find((c) => c.name === form.natsContext);
+  if (form.kind !== "nats" || !context || context.problem !== null) return null;
+  if (context.auth.kind !== form.authKind || splitList(form.servers).join("\n") !== context.servers.join("\n")) return null;
+  if (context.auth.kind === "userPassword" && context.auth.user !== form.user.trim()) return null;
+  return context;
+}
+
+/** True when the form's nats context holds the secret, which the core then reads from it (after
+ * the same check) to fill a blank secret field. */
+export function contextSecretApplies(form: ConnectionForm, contexts: readonly NatsContextInfo[]): boolean {
+  return formContext(form, contexts)?.hasSecret ?? false;
 }
 
 /** Splits on commas and line breaks, trims, drops empty entries. */
@@ -104,19 +146,25 @@ export function splitList(text: string, commas = true): string[] {
 }
 
 /**
- * True when the secret field of `kind` may stay empty because the core holds the secret. The core
- * holds one secret, that of the remembered profile: a gateway profile's is its token, never a
- * NATS secret, and the other way round.
+ * True when the secret field may stay empty because the core holds the secret for exactly what
+ * the form connects to. The core holds one secret, that of the remembered profile, and sends it
+ * only where it was saved for: the same gateway URL, or the same NATS servers with the same kind
+ * of secret (and user, for a password). Editing any of them asks for the secret again.
  */
-export function secretIsStored(saved: SavedConnection | null, kind: AuthKind | "gateway"): boolean {
+export function secretIsStored(saved: SavedConnection | null, form: ConnectionForm): boolean {
   if (!saved || !saved.hasSecret) return false;
-  if (kind === "gateway") return !!saved.profile.gateway;
-  return !saved.profile.gateway && saved.profile.auth.kind === kind;
+  const p = saved.profile;
+  if (form.kind === "gateway") return !!p.gateway && p.gateway.url.trim() === form.gatewayUrl.trim();
+  if (p.gateway || p.auth.kind !== form.authKind) return false;
+  if (splitList(form.servers).join("\n") !== p.servers.map((s) => s.trim()).filter((s) => s !== "").join("\n")) return false;
+  return p.auth.kind !== "userPassword" || p.auth.user.trim() === form.user.trim();
 }
 
-/** Placeholder of a secret field whose secret the core holds, by where it keeps it. */
-export function storedSecretPlaceholder(saved: SavedConnection | null, kind: AuthKind | "gateway"): string {
-  if (!secretIsStored(saved, kind)) return "";
+/** Placeholder of a secret field whose secret is held for the form's target: by a nats context,
+ * or by the core (and where it keeps it). */
+export function storedSecretPlaceholder(saved: SavedConnection | null, form: ConnectionForm, contexts: readonly NatsContextInfo[] = []): string {
+  if (contextSecretApplies(form, contexts)) return `•••• from nats context ${form.natsContext}`;
+  if (!secretIsStored(saved, form)) return "";
   return saved?.secretStorage === "session" ? "•••• kept for this session" : "•••• stored in keyring";
 }
 
@@ -125,7 +173,7 @@ export type FormResult = { ok: true; profile: ConnectionProfile } | { ok: false;
 const optional = (s: string) => (s.trim() === "" ? null : s.trim());
 
 /** Validates the form and builds the profile to send to `connect`. */
-export function profileFromForm(form: ConnectionForm, saved: SavedConnection | null): FormResult {
+export function profileFromForm(form: ConnectionForm, saved: SavedConnection | null, contexts: readonly NatsContextInfo[] = []): FormResult {
   const subjects = splitList(form.subjects, false);
   if (subjects.length === 0) subjects.push(DEFAULT_SUBJECT);
   const bad = subjects.find((s) => /\s/.test(s));
@@ -136,7 +184,7 @@ export function profileFromForm(form: ConnectionForm, saved: SavedConnection | n
   if (form.kind === "gateway") return gatewayProfile(form, subjects, saved);
   const servers = splitList(form.servers);
   if (servers.length === 0) return { ok: false, error: "Give at least one server URL." };
-  const stored = secretIsStored(saved, form.authKind);
+  const stored = secretIsStored(saved, form) || contextSecretApplies(form, contexts);
   let auth: NatsAuth;
   switch (form.authKind) {
     case "none":
@@ -165,15 +213,15 @@ export function profileFromForm(form: ConnectionForm, saved: SavedConnection | n
   if ((certFile === null) !== (keyFile === null)) {
     return { ok: false, error: "A client certificate needs its key, and a key needs its certificate." };
   }
-  return {
-    ok: true,
-    profile: {
-      servers,
-      subjects,
-      auth,
-      tls: { required: form.tlsRequired, caFile: optional(form.caFile), certFile, keyFile },
-    },
+  const profile: ConnectionProfile = {
+    servers,
+    subjects,
+    auth,
+    tls: { required: form.tlsRequired, caFile: optional(form.caFile), certFile, keyFile },
   };
+  const context = formContext(form, contexts);
+  if (context) profile.natsContext = context.name;
+  return { ok: true, profile };
 }
 
 /**
@@ -188,7 +236,7 @@ function gatewayProfile(form: ConnectionForm, topics: string[], saved: SavedConn
     return { ok: false, error: `The gateway URL must start with ws:// or wss:// and contain no spaces: "${url}".` };
   }
   const token = form.gatewayToken.trim();
-  if (token === "" && !secretIsStored(saved, "gateway")) return { ok: false, error: "Give the gateway token." };
+  if (token === "" && !secretIsStored(saved, form)) return { ok: false, error: "Give the gateway token." };
   const servers = splitList(form.servers);
   return {
     ok: true,

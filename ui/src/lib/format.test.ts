@@ -1,6 +1,6 @@
 // Specification of how times, sizes, counts and rates are written.
 import { describe, expect, it } from "vitest";
-import { dottedName, eventLabel, formatBytes, formatClock, formatCount, formatIso, formatMegabytes, formatRate } from "./format";
+import { dottedName, eventLabel, formatBytes, rowLabel, formatClock, formatCount, formatIso, formatMegabytes, formatRate } from "./format";
 
 function check(actual: string, expected: string) {
   expect(actual).toBe(expected);
@@ -48,4 +48,13 @@ describe("the event column", () => {
   it("is the problem, flagged, when the message has one", () => check(eventLabel({ ...row, problem: "not JSON" }), "⚠ not JSON"));
   it("is a dash when the envelope names nothing", () => check(eventLabel({ resource: "", eventName: "", problem: null }), "—"));
   it("shows the part that exists when the other is missing", () => check(dottedName({ resource: "", eventName: "created" }), "created"));
+});
+
+describe("a row as a screen reader announces it", () => {
+  const at = new Date(2026, 0, 1, 9, 30, 15, 42).getTime();
+  const row = { resource: "task", eventName: "failed", problem: null, org: "org_1", receivedMs: at };
+  it("event name, organization and time", () => check(rowLabel(row), `task.failed in org_1 at ${formatClock(at)}`));
+  it("says when there is no organization", () => check(rowLabel({ ...row, org: "" }), `task.failed no organization at ${formatClock(at)}`));
+  it("and what is wrong with an invalid message", () =>
+    check(rowLabel({ ...row, resource: "", eventName: "", problem: "not JSON" }), `— in org_1 at ${formatClock(at)}, invalid: not JSON`));
 });

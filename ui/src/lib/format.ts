@@ -78,6 +78,13 @@ export function dottedName(row: Pick<RowSummary, "resource" | "eventName">): str
   return parts.length > 0 ? parts.join(".") : "—";
 }
 
+/** How a screen reader announces a table row: what happened, where, when, and any problem. */
+export function rowLabel(row: Pick<RowSummary, "resource" | "eventName" | "problem" | "org" | "receivedMs">): string {
+  const org = row.org === "" ? "no organization" : `in ${row.org}`;
+  const problem = row.problem === null ? "" : `, invalid: ${row.problem}`;
+  return `${dottedName(row)} ${org} at ${formatClock(row.receivedMs)}${problem}`;
+}
+
 /** What the table's event column shows: the problem when there is one, else `resource.eventName`. */
 export function eventLabel(row: Pick<RowSummary, "resource" | "eventName" | "problem">): string {
   return row.problem !== null ? `⚠ ${row.problem}` : dottedName(row);

@@ -3,11 +3,14 @@
 // Outside the Tauri window (a plain browser on the Vite dev server) every call fails with a clear
 // error: the UI shows no data it did not get from the core.
 import { Channel, invoke, isTauri } from "@tauri-apps/api/core";
+import { open as openFileDialog } from "@tauri-apps/plugin-dialog";
 import type { Batch } from "./bindings/Batch";
 import type { ConnectionProfile } from "./bindings/ConnectionProfile";
 import type { ErrorCode } from "./bindings/ErrorCode";
 import type { EventDetail } from "./bindings/EventDetail";
+import type { FileCheck } from "./bindings/FileCheck";
 import type { FilterApplied } from "./bindings/FilterApplied";
+import type { NatsContextInfo } from "./bindings/NatsContextInfo";
 import type { QueryCheck } from "./bindings/QueryCheck";
 import type { RowSummary } from "./bindings/RowSummary";
 import type { SavedConnection } from "./bindings/SavedConnection";
@@ -34,6 +37,12 @@ export interface Backend {
   setFilter(query: string): Promise<FilterApplied>;
   /** Captures only `subjects`, or with null the connection's own subjects again. */
   captureSubjects(subjects: string[] | null): Promise<void>;
+  /** Whether a file the connection names exists and can be read. */
+  checkFile(path: string): Promise<FileCheck>;
+  /** The `nats` CLI's contexts, secrets left out. */
+  natsContexts(): Promise<NatsContextInfo[]>;
+  /** The native file picker; the chosen path, or null when cancelled. */
+  pickFile(title: string, filters?: { name: string; extensions: string[] }[]): Promise<string | null>;
   savedViews(): Promise<SavedViews>;
   saveView(view: SavedView): Promise<SavedViews>;
   deleteView(name: string): Promise<SavedViews>;
@@ -88,6 +97,16 @@ const tauriBackend: Backend = {
   checkFilter: (query) => call<QueryCheck>("check_filter", { query }),
   setFilter: (query) => call<FilterApplied>("set_filter", { query }),
   captureSubjects: (subjects) => call<void>("capture_subjects", { subjects }),
+  checkFile: (path) => call<FileCheck>("check_file", { path }),
+  natsContexts: () => call<NatsContextInfo[]>("nats_contexts"),
+  async pickFile(title, filters) {
+    try {
+      const chosen = await openFileDialog({ title, multiple: false, directory: false, filters });
+      return typeof chosen === "string" ? chosen : null;
+    } catch (error) {
+      throw toWireError(error);
+    }
+  },
   savedViews: () => call<SavedViews>("saved_views"),
   saveView: (view) => call<SavedViews>("save_view", { view }),
   deleteView: (name) => call<SavedViews>("delete_view", { name }),

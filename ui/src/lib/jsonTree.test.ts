@@ -4,6 +4,7 @@ import {
   PAGE_SIZE,
   childCount,
   childPage,
+  isExpandable,
   keyText,
   kindOf,
   parseJson,
@@ -53,6 +54,11 @@ describe("nodes", () => {
     check([keyText("name"), keyText("a b"), keyText(""), keyText(3)], ["name", '"a b"', '""', "3"]));
 
   it("count the children of containers only", () => check([childCount([1, 2, 3]), childCount({ a: 1 }), childCount("abc")], [3, 1, 0]));
+
+  it("only containers with children open and close", () =>
+    check([{ a: 1 }, [0], {}, [], "s", null].map(isExpandable), [true, true, false, false, false, false]));
+
+  it("an empty container reads inline, like a value", () => check([scalarText([]).text, scalarText({}).text], ["[]", "{}"]));
 });
 
 describe("paging children", () => {

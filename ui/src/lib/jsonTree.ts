@@ -45,6 +45,12 @@ export function isContainer(value: unknown): value is Record<string, unknown> | 
   return typeof value === "object" && value !== null;
 }
 
+/** A container with children: one that opens and closes. An empty one reads inline, `[]` or
+ * `{}`, as browser devtools draw it. */
+export function isExpandable(value: unknown): value is Record<string, unknown> | unknown[] {
+  return isContainer(value) && childCount(value) > 0;
+}
+
 /** Small containers stay open deeper than this, so a typical payload reads at a glance. */
 export const SMALL_EXPANDED_DEPTH = 5;
 /** A container with at most this many children counts as small. */
@@ -111,8 +117,9 @@ export interface ScalarText {
 }
 
 /**
- * How a scalar reads in the tree: strings quoted and escaped as JSON (so control characters
- * and markup show as the characters they are), cut after `limit` characters unless `showAll`.
+ * How a leaf reads in the tree: strings quoted and escaped as JSON (so control characters
+ * and markup show as the characters they are), cut after `limit` characters unless `showAll`;
+ * an empty container as `[]` or `{}`.
  */
 export function scalarText(value: unknown, showAll = false, limit = STRING_LIMIT): ScalarText {
   if (typeof value === "string") {
@@ -121,6 +128,7 @@ export function scalarText(value: unknown, showAll = false, limit = STRING_LIMIT
     return { text: `${cut.slice(0, -1)}…"`, hidden: value.length - limit };
   }
   if (value === null) return { text: "null", hidden: 0 };
+  if (isContainer(value)) return { text: summary(value), hidden: 0 };
   return { text: String(value), hidden: 0 };
 }
 

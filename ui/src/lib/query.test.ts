@@ -1,6 +1,6 @@
 // Specification of query editing: the terms clicks write, and adding, removing, flipping them.
 import { describe, expect, it } from "vitest";
-import { fieldTerm, hasTerm, pathTerm, quoteValue, toggleTerm, topLevelTerms } from "./query";
+import { fieldTerm, hasTerm, pathTerm, quoteValue, toggleTerm, topLevelTerms, withSuggestion } from "./query";
 
 describe("values are written so the core reads them back literally", () => {
   const check = (value: string, expected: string) => expect(quoteValue(value)).toBe(expected);
@@ -57,4 +57,14 @@ describe("clicking a value toggles its term", () => {
     expect(hasTerm("x -org:a", "org:a", true)).toBe(true);
     expect(hasTerm("x -org:a", "org:a")).toBe(false);
   });
+});
+
+describe("a suggested field replaces the misspelt one", () => {
+  const check = (query: string, pos: number, end: number, suggestion: string | null, expected: string) =>
+    expect(withSuggestion(query, { pos, end, suggestion })).toBe(expected);
+  it("at the start", () => check("orgg:org_1", 0, 4, "org", "org:org_1"));
+  it("after other terms, the rest kept", () => check("source:flows resourceid:t_1 -x", 13, 23, "resourceId", "source:flows resourceId:t_1 -x"));
+  it("after a non-ASCII character (offsets are UTF-16 units)", () => check("😀 orgg:x", 3, 7, "org", "😀 org:x"));
+  it("no suggestion, no change", () => check("orgg:x", 0, 4, null, "orgg:x"));
+  it("a stale problem that points past the text changes nothing", () => check("org", 0, 4, "org", "org"));
 });

@@ -90,3 +90,10 @@ export function toggleTerm(query: string, term: string, exclude = false): string
   if (terms.includes(opposite)) return terms.map((t) => (t === opposite ? want : t)).join(" ");
   return [...terms, want].join(" ");
 }
+
+/** The query with the text the problem points at (UTF-16 offsets, as the core gives them)
+ * replaced by its suggestion: `orgg:org_1` becomes `org:org_1`. Unchanged without one. */
+export function withSuggestion(query: string, problem: { pos: number; end: number; suggestion: string | null }): string {
+  if (problem.suggestion === null || problem.end <= problem.pos || problem.end > query.length) return query;
+  return query.slice(0, problem.pos) + problem.suggestion + query.slice(problem.end);
+}

@@ -514,14 +514,9 @@ impl<'a> Parser<'a> {
         }
         let known = env.is_some() || KEYS.contains(&head);
         if !known {
-            let suggestion = closest(head);
-            let mut message = format!("unknown field `{head}`");
-            if let Some(s) = &suggestion {
-                message.push_str(&format!(" (did you mean `{s}`)"));
-            }
             return Err(ParseError {
-                suggestion,
-                ..self.error(start, start + head.len(), message)
+                suggestion: closest(head),
+                ..self.error(start, start + head.len(), format!("unknown field `{head}`"))
             });
         }
         if tail.is_some() {
@@ -796,7 +791,7 @@ mod tests {
     fn check(query: &str, expected: &str) {
         let got = match Filter::parse(query) {
             Ok(f) => format!("ok {f}"),
-            Err(e) => format!("{}..{}: {}", e.pos, e.end, e.message),
+            Err(e) => format!("{}..{}: {}", e.pos, e.end, e.explained()),
         };
         assert_eq!(got, expected, "{query:?}");
     }

@@ -20,4 +20,9 @@ subjects: Array<string>, auth: NatsAuth, tls: TlsSettings,
  * gateway, `subjects` are the topics subscribed to, and `servers`, `auth` and `tls` are
  * unused.
  */
-gateway?: GatewayTarget, };
+gateway?: GatewayTarget, 
+/**
+ * The `nats` CLI context the servers, auth and TLS were taken from. Its secret is read from
+ * the context when connecting and never stored by Eventscope.
+ */
+natsContext?: string, };
