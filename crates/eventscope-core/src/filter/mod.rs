@@ -10,7 +10,9 @@ mod narrow;
 mod parse;
 mod search;
 
+use std::cell::Cell;
 use std::fmt::{self, Write};
+use std::marker::PhantomData;
 
 use chrono::{DateTime, SecondsFormat};
 use thiserror::Error;
@@ -112,7 +114,7 @@ impl Filter {
 pub struct Sweep<'f, 's> {
     expr: &'f Expr,
     cursors: Vec<eval::Cursors<'f>>,
-    store: std::marker::PhantomData<&'s EventStore>,
+    store: PhantomData<&'s EventStore>,
 }
 
 impl<'f, 's> Sweep<'f, 's> {
@@ -131,14 +133,9 @@ impl<'f, 's> Sweep<'f, 's> {
             expr: &filter.expr,
             cursors: terms
                 .into_iter()
-                .map(|t| {
-                    (
-                        t,
-                        std::cell::Cell::new(search::Cursor::new(search::LOOKAHEAD)),
-                    )
-                })
+                .map(|t| (t, Cell::new(search::Cursor::new(search::LOOKAHEAD))))
                 .collect(),
-            store: std::marker::PhantomData,
+            store: PhantomData,
         }
     }
 
