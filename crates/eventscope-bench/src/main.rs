@@ -392,63 +392,100 @@ fn steps(events: usize) -> Result<()> {
     Ok(())
 }
 
+/// The free-text and regex searches of `refilter`, each with the grep that does the same search
+/// over the bodies written as NDJSON: an outside anchor for "as fast as grep". Regexes stay
+/// case-sensitive, as the filter's are.
+const SEARCHES: &[(&str, &str, &str)] = &[
+    ("timeout", "-i -F", "timeout"),
+    ("\"ada lovelace\"", "-i -F", "ada lovelace"),
+    // A rare word (no simulated event holds it), a common one, a phrase, a non-ASCII word.
+    ("\"disk full\"", "-i -F", "disk full"),
+    ("invoice", "-i -F", "invoice"),
+    ("\"webhook endpoint\"", "-i -F", "webhook endpoint"),
+    ("Zoë", "-i -F", "Zoë"),
+    // A regex with a literal prefix, and one whose literal is inside.
+    ("/timed out after \\d+s/", "-P", "timed out after \\d+s"),
+    ("/\\d+ Bad Gateway/", "-P", "\\d+ Bad Gateway"),
+];
+
 /// Fills a store in-process, then times `View::refilter` for each kind of term against a plain
 /// single-threaded scan that touches every held event's index record. Wall-clock times: the
-/// refilter runs on every core, which is what the user waits for.
+/// refilter runs on every core, which is what the user waits for. Each query is then applied
+/// as the app applies it (`Live::set_filter`: the newest page at once, a thread completing the
+/// rest in steps), and the first page and the completion are timed. The free-text and regex
+/// searches are last run by `grep -c` over the same bodies in a file (one process, one core).
 fn refilter(events: usize, runs: usize) -> Result<()> {
     use eventscope_core::filter::Filter;
-    use eventscope_core::store::{EventStore, Incoming};
+    use eventscope_core::store::Incoming;
     use eventscope_core::view::View;
 
     eprintln!("filling a store with {events} simulated events ...");
-    let mut store = EventStore::new(StoreLimits {
+    let live = Live::new(StoreLimits {
         capacity: events.max(1),
         ..StoreLimits::default()
     });
-    for (subject, body) in simulated(events) {
-        store.push(Incoming {
-            subject: &subject,
-            headers: &[],
-            body: &body,
-            received_ms: 0,
-        });
+    let dir = tempfile::tempdir()?;
+    let ndjson = dir.path().join("events.ndjson");
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&ndjson)?);
+    {
+        let mut store = live.store();
+        for (subject, body) in simulated(events) {
+            file.write_all(&body)?;
+            file.write_all(b"\n")?;
+            store.push(Incoming {
+                subject: &subject,
+                headers: &[],
+                body: &body,
+                received_ms: 0,
+            });
+        }
     }
+    file.into_inner()?.sync_all()?;
+    let store = live.store();
     // The busiest organization of the data, so the org term has many matches to collect.
     let org = store
         .get(store.first_seq())
         .map(|e| e.org().to_string())
         .unwrap_or_default();
     let now_ms = chrono::Utc::now().timestamp_millis();
-    let fastest = |f: &mut dyn FnMut() -> usize| -> (usize, f64) {
+    let fastest = |f: &mut dyn FnMut() -> Result<usize>| -> Result<(usize, f64)> {
         let mut best = f64::INFINITY;
         let mut n = 0;
         for _ in 0..runs.max(1) {
             let t = Instant::now();
-            n = f();
+            n = f()?;
             best = best.min(t.elapsed().as_secs_f64() * 1e3);
         }
-        (n, best)
+        Ok((n, best))
     };
     let (held, scan_ms) = fastest(&mut || {
-        store
+        Ok(store
             .window(store.first_seq(), store.len() as usize)
             .filter(|e| std::hint::black_box(e.org()).len() == org.len())
-            .count()
-    });
+            .count())
+    })?;
     println!(
         "{} events held, {:.1} MB of raw bytes, {} threads",
         store.len(),
         store.raw_bytes() as f64 / 1e6,
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
+    drop(store);
     println!(
-        "{:<48} {:>9} {:>9} {:>8}",
-        "query", "matches", "ms", "x scan"
+        "{:<48} {:>9} {:>9} {:>8} {:>11} {:>11}",
+        "query", "matches", "ms", "x scan", "first page", "complete"
     );
-    println!(
-        "{:<48} {:>9} {:>9.1} {:>8.2}",
-        "(plain scan, touching org())", held, scan_ms, 1.0
-    );
+    let row = |query: &str, matches: usize, ms: f64, applied: Option<(f64, f64)>| {
+        let (first, complete) = match applied {
+            Some((first, complete)) => (format!("{first:.1}"), format!("{complete:.1}")),
+            None => ("-".into(), "-".into()),
+        };
+        println!(
+            "{query:<48} {matches:>9} {ms:>9.1} {:>8.2} {first:>11} {complete:>11}",
+            ms / scan_ms
+        );
+    };
+    row("(plain scan, touching org())", held, scan_ms, None);
     let queries = [
         format!("org:{org}"),
         "source:flows,tasks".into(),
@@ -459,19 +496,57 @@ fn refilter(events: usize, runs: usize) -> Result<()> {
         "payload.status:failed".into(),
         "payload.durationMs>500".into(),
         "has:payload.error".into(),
-        "timeout".into(),
-        "\"ada lovelace\"".into(),
     ];
-    for query in &queries {
-        let filter = Filter::parse(query).with_context(|| format!("bench query {query}"))?;
+    let searches = SEARCHES.iter().map(|(query, _, _)| query.to_string());
+    for query in queries.into_iter().chain(searches) {
+        let filter = Filter::parse(&query).with_context(|| format!("bench query {query}"))?;
         let mut view = View::new(filter);
+        let (matches, ms) = {
+            let store = live.store();
+            fastest(&mut || {
+                view.refilter(&store, now_ms);
+                Ok(view.len())
+            })?
+        };
+        row(&query, matches, ms, Some(apply(&live, &query)?));
+    }
+    // grep reads the file from the page cache after its first run, as the store is in memory.
+    for (_, flags, pattern) in SEARCHES {
         let (matches, ms) = fastest(&mut || {
-            view.refilter(&store, now_ms);
-            view.len()
-        });
-        println!("{query:<48} {matches:>9} {ms:>9.1} {:>8.2}", ms / scan_ms);
+            let out = Command::new("grep")
+                .arg("-c")
+                .args(flags.split_whitespace())
+                .args(["--", pattern])
+                .arg(&ndjson)
+                .env("LC_ALL", "C.UTF-8")
+                .output()
+                .context("cannot run grep")?;
+            let count = String::from_utf8_lossy(&out.stdout);
+            count
+                .trim()
+                .parse()
+                .with_context(|| format!("grep printed {count:?}"))
+        })?;
+        row(
+            &format!("grep -c {flags} '{pattern}' (bodies)"),
+            matches,
+            ms,
+            None,
+        );
     }
     Ok(())
+}
+
+/// Applies `query` as the app does and returns the milliseconds to the first page and to the
+/// complete view (the completing thread's steps and pauses included).
+fn apply(live: &std::sync::Arc<Live>, query: &str) -> Result<(f64, f64)> {
+    let started = Instant::now();
+    live.set_filter(query)?;
+    let first = started.elapsed().as_secs_f64() * 1e3;
+    while !live.view_info().complete {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok((first, started.elapsed().as_secs_f64() * 1e3))
 }
 
 /// The mode as the command line spells it.

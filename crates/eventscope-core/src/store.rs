@@ -396,6 +396,7 @@ impl EventStore {
         Some(EventRef {
             seq,
             record,
+            chunk: &chunk.bytes,
             bytes: &chunk.bytes[start..],
             interner: &self.interner,
         })
@@ -463,11 +464,23 @@ fn subject_span(subject: &str, token: &str) -> Span {
     }
 }
 
+/// Where an event's subject and body lie in the chunk that holds it (see [`EventRef::arena`]).
+pub(crate) struct Arena<'a> {
+    /// Every byte written to the chunk, other events' too.
+    pub bytes: &'a [u8],
+    pub subject: std::ops::Range<usize>,
+    pub body: std::ops::Range<usize>,
+    /// The body is UTF-8 (the subject always is).
+    pub body_utf8: bool,
+}
+
 /// A held event, borrowed from the store.
 #[derive(Clone, Copy)]
 pub struct EventRef<'a> {
     seq: u64,
     record: &'a Record,
+    /// The whole chunk the event lives in, for searches that cross events.
+    chunk: &'a [u8],
     /// The chunk's bytes from the start of this event.
     bytes: &'a [u8],
     interner: &'a Interner,
@@ -503,6 +516,19 @@ impl<'a> EventRef<'a> {
     pub fn body(&self) -> &'a [u8] {
         let start = (self.record.subject_len + self.record.headers_len) as usize;
         &self.bytes[start..start + self.record.body_len as usize]
+    }
+
+    /// The event's place in its chunk: free-text and regex terms search a chunk at once and
+    /// map what they find back to the subject and body of each event.
+    pub(crate) fn arena(&self) -> Arena<'a> {
+        let start = self.record.offset as usize;
+        let body = start + (self.record.subject_len + self.record.headers_len) as usize;
+        Arena {
+            bytes: self.chunk,
+            subject: start..start + self.record.subject_len as usize,
+            body: body..body + self.record.body_len as usize,
+            body_utf8: !self.record.problems.contains(Problems::NOT_UTF8),
+        }
     }
 
     pub fn headers(&self) -> Vec<(String, String)> {

@@ -263,9 +263,10 @@ fn cores() -> u64 {
 
 fn matching_in(filter: &Filter, store: &EventStore, range: Range<u64>, now_ms: i64) -> Vec<u64> {
     let count = range.end.saturating_sub(range.start) as usize;
+    let sweep = filter.sweep(store);
     store
         .window(range.start, count)
-        .filter(|ev| filter.matches(ev, now_ms))
+        .filter(|ev| sweep.matches(ev, now_ms))
         .map(|ev| ev.seq())
         .collect()
 }

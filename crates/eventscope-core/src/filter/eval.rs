@@ -5,14 +5,16 @@
 //! (`json_scan`), skipping everything off the path and parsing only the scalars at its end:
 //! building a `serde_json::Value` of the whole body cost about 2 µs an event, which made a
 //! re-filter of a million events take a second. Bodies the store did not find to be a valid JSON
-//! object are still parsed whole, once, so their verdict stays serde_json's.
+//! object are still parsed whole, once, so their verdict stays serde_json's. Free text and
+//! regexes search the raw bytes (`search`).
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 
 use serde_json::Value;
 
 use super::parse::{absolute_time, number};
-use super::{Bound, Compare, EnvField, Expr, Flag, Glob, Path, Root, Term, Text};
+use super::search::{self, Search};
+use super::{Bound, Compare, EnvField, Expr, Flag, Glob, Path, Root, Term};
 use crate::event::Problems;
 use crate::json_scan::Cursor;
 use crate::store::EventRef;
@@ -24,16 +26,47 @@ struct Ctx<'e, 'a> {
     json: OnceCell<Option<Value>>,
     /// The body holds a backslash, so a key or value may be written with escapes.
     escaped: OnceCell<bool>,
+    /// A sweep's cursors for its free-text and regex terms; without them each event is searched
+    /// alone.
+    cursors: Option<&'e [Cursors<'e>]>,
 }
 
-pub(super) fn matches(expr: &Expr, ev: &EventRef<'_>, now_ms: i64) -> bool {
+/// A free-text or regex term and where its search stands.
+pub(super) type Cursors<'f> = (&'f Term, Cell<search::Cursor>);
+
+pub(super) fn matches(
+    expr: &Expr,
+    ev: &EventRef<'_>,
+    now_ms: i64,
+    cursors: Option<&[Cursors<'_>]>,
+) -> bool {
     let ctx = Ctx {
         ev,
         now_ms,
         json: OnceCell::new(),
         escaped: OnceCell::new(),
+        cursors,
     };
     eval(expr, &ctx)
+}
+
+impl Ctx<'_, '_> {
+    /// Whether `searching`, the search of `term`, finds it in the event.
+    fn search(&self, term: &Term, searching: Search<'_>) -> bool {
+        let arena = self.ev.arena();
+        let cursor = self
+            .cursors
+            .and_then(|all| all.iter().find(|(t, _)| std::ptr::eq(*t, term)));
+        match cursor {
+            Some((_, cell)) => {
+                let mut cursor = cell.get();
+                let found = searching.in_event(&arena, &mut cursor);
+                cell.set(cursor);
+                found
+            }
+            None => searching.in_event(&arena, &mut search::Cursor::new(0)),
+        }
+    }
 }
 
 fn eval(expr: &Expr, ctx: &Ctx<'_, '_>) -> bool {
@@ -74,12 +107,14 @@ fn term_matches(term: &Term, ctx: &Ctx<'_, '_>) -> bool {
             globs.iter().any(|g| g.matches(value))
         }
         Term::Subject(pattern) => pattern.matches(ev.subject()),
-        Term::Text(text) => {
-            contains_ci(ev.subject().as_bytes(), text) || contains_ci(ev.body(), text)
-        }
-        Term::Regex(re) => {
-            re.0.is_match(ev.subject()) || re.0.is_match(&String::from_utf8_lossy(ev.body()))
-        }
+        Term::Text(text) => ctx.search(term, Search::Text(&text.needle)),
+        Term::Regex(re) => ctx.search(
+            term,
+            Search::Regex {
+                re: &re.re,
+                prefix: re.prefix.as_ref(),
+            },
+        ),
         Term::After(t) => ev
             .timestamp_ms()
             .is_some_and(|ts| ts >= t.resolve(ctx.now_ms)),
@@ -340,28 +375,6 @@ fn order(value: &Value, bound: &Bound, now_ms: i64) -> Option<std::cmp::Ordering
         (Value::String(s), Bound::Time(t)) => Some(absolute_time(s)?.cmp(&t.resolve(now_ms))),
         _ => None,
     }
-}
-
-/// Case-insensitive substring search; ASCII needles search the bytes in place.
-fn contains_ci(hay: &[u8], text: &Text) -> bool {
-    let needle = text.lower.as_bytes();
-    if needle.is_empty() {
-        return true;
-    }
-    if !text.lower.is_ascii() {
-        return String::from_utf8_lossy(hay)
-            .to_lowercase()
-            .contains(&text.lower);
-    }
-    if hay.len() < needle.len() {
-        return false;
-    }
-    let first = needle[0];
-    let upper = first.to_ascii_uppercase();
-    (0..=hay.len() - needle.len()).any(|i| {
-        (hay[i] == first || hay[i] == upper)
-            && hay[i..i + needle.len()].eq_ignore_ascii_case(needle)
-    })
 }
 
 #[cfg(test)]

@@ -2,18 +2,22 @@
 //! printing of a query, and the entry points (parse, match an event, derive NATS subjects).
 //!
 //! The grammar and the meaning of every term are documented in `docs/filter.md`; the parser is
-//! in [`parse`], evaluation in [`eval`], server narrowing in [`narrow`].
+//! in [`parse`], evaluation in [`eval`] (free text and regexes in [`search`]), server narrowing
+//! in [`narrow`].
 
 mod eval;
 mod narrow;
 mod parse;
+mod search;
 
+use std::cell::Cell;
 use std::fmt::{self, Write};
+use std::marker::PhantomData;
 
 use chrono::{DateTime, SecondsFormat};
 use thiserror::Error;
 
-use crate::store::EventRef;
+use crate::store::{EventRef, EventStore};
 use crate::topic::TopicPattern;
 use crate::wire::{QueryCheck, QueryProblem};
 
@@ -66,7 +70,15 @@ impl Filter {
     /// Envelope terms read the store's index; the body is parsed at most once, and only when a
     /// payload or metadata term is reached.
     pub fn matches(&self, ev: &EventRef<'_>, now_ms: i64) -> bool {
-        eval::matches(&self.expr, ev, now_ms)
+        eval::matches(&self.expr, ev, now_ms, None)
+    }
+
+    /// The filter for evaluating many of `store`'s events, in ascending order of sequence
+    /// number: its free-text and regex terms search each store chunk once, ahead of the event
+    /// asked about, rather than each event's bytes apart. Skipping events is fine; going back
+    /// only costs a new search.
+    pub fn sweep<'s>(&self, store: &'s EventStore) -> Sweep<'_, 's> {
+        Sweep::new(self, store)
     }
 
     /// The narrowest NATS subject patterns that hold every event the query can match, for
@@ -98,6 +110,42 @@ impl Filter {
         out.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         out.dedup();
         out
+    }
+}
+
+/// A filter evaluating a store's events in order (see [`Filter::sweep`]). It keeps the store
+/// borrowed, so the chunks it has searched ahead stay as they were.
+pub struct Sweep<'f, 's> {
+    expr: &'f Expr,
+    cursors: Vec<eval::Cursors<'f>>,
+    store: PhantomData<&'s EventStore>,
+}
+
+impl<'f, 's> Sweep<'f, 's> {
+    fn new(filter: &'f Filter, _store: &'s EventStore) -> Sweep<'f, 's> {
+        fn walk<'f>(expr: &'f Expr, out: &mut Vec<&'f Term>) {
+            match expr {
+                Expr::And(all) | Expr::Or(all) => all.iter().for_each(|e| walk(e, out)),
+                Expr::Not(inner) => walk(inner, out),
+                Expr::Term(term @ (Term::Text(_) | Term::Regex(_))) => out.push(term),
+                Expr::Term(_) => {}
+            }
+        }
+        let mut terms = Vec::new();
+        walk(&filter.expr, &mut terms);
+        Sweep {
+            expr: &filter.expr,
+            cursors: terms
+                .into_iter()
+                .map(|t| (t, Cell::new(search::Cursor::new(search::LOOKAHEAD))))
+                .collect(),
+            store: PhantomData,
+        }
+    }
+
+    /// [`Filter::matches`], for an event of the store the sweep was made for.
+    pub fn matches(&self, ev: &EventRef<'s>, now_ms: i64) -> bool {
+        eval::matches(self.expr, ev, now_ms, Some(self.cursors.as_slice()))
     }
 }
 
@@ -358,18 +406,18 @@ impl Glob {
     }
 }
 
-/// Free text, with its lowercase form computed once.
+/// Free text, with its search (of its lowercase form) compiled once.
 #[derive(Debug, Clone)]
 pub struct Text {
     text: String,
-    lower: String,
+    needle: search::Needle,
 }
 
 impl Text {
     pub fn new(text: &str) -> Text {
         Text {
             text: text.to_string(),
-            lower: text.to_lowercase(),
+            needle: search::Needle::new(&text.to_lowercase()),
         }
     }
 
@@ -386,17 +434,29 @@ impl PartialEq for Text {
 
 /// A compiled regular expression; two are equal when written the same.
 #[derive(Debug, Clone)]
-pub struct Regex(regex::Regex);
+pub struct Regex {
+    re: regex::Regex,
+    /// What every match starts with, when the regex crate has a fast search for it: a sweep
+    /// runs the regex only on the subjects and bodies holding one.
+    prefix: Option<search::Finder>,
+}
 
 impl Regex {
+    pub fn new(re: regex::Regex) -> Regex {
+        Regex {
+            prefix: search::Finder::regex_prefix(&re),
+            re,
+        }
+    }
+
     pub fn as_str(&self) -> &str {
-        self.0.as_str()
+        self.re.as_str()
     }
 }
 
 impl PartialEq for Regex {
     fn eq(&self, other: &Regex) -> bool {
-        self.0.as_str() == other.0.as_str()
+        self.as_str() == other.as_str()
     }
 }
 

@@ -387,7 +387,7 @@ impl<'a> Parser<'a> {
             .dfa_size_limit(REGEX_SIZE_LIMIT)
             .build()
         {
-            Ok(re) => Ok(Term::Regex(Regex(re))),
+            Ok(re) => Ok(Term::Regex(Regex::new(re))),
             Err(e) => {
                 let reason = match e {
                     regex::Error::CompiledTooBig(_) => "it is too large".to_string(),
@@ -1076,7 +1076,7 @@ mod tests {
                     "a*",
                 ],
             ))),
-            6 => Term::Regex(Regex(
+            6 => Term::Regex(Regex::new(
                 regex::Regex::new(pick(rng, &["a/b", "\\d+", "x\\\\", "(?i)é"])).unwrap(),
             )),
             7 => Term::After(random_time(rng)),
