@@ -29,6 +29,35 @@ pub struct AppState {
     overridden: bool,
 }
 
+/// The app's version, from `Cargo.toml`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What `eventscope --version` or `--help` prints, when asked; `None` starts the app.
+pub fn answer(args: impl IntoIterator<Item = String>) -> Option<String> {
+    let args: Vec<String> = args.into_iter().collect();
+    if args.iter().any(|a| a == "--version" || a == "-V") {
+        return Some(format!("eventscope {VERSION}"));
+    }
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        return Some(format!(
+            "eventscope {VERSION}: watch, inject and explain the events of a NATS-based platform
+
+Usage: eventscope [--nats-url URL | --gateway-url URL] [--subject PATTERN]...
+
+Options:
+  --nats-url URL        NATS server URL (comma-separated for several)  [EVENTSCOPE_NATS_URL]
+  --gateway-url URL     watch through the WebSocket gateway (ws:// or wss://)  [EVENTSCOPE_GATEWAY_URL]
+  --subject PATTERN     subject pattern to subscribe to; repeatable  [EVENTSCOPE_SUBJECTS]
+  -V, --version         print the version
+  -h, --help            print this help
+
+The gateway's token comes only from EVENTSCOPE_GATEWAY_TOKEN. Without options, the remembered
+connection is used. EVENTSCOPE_LOG sets the log filter (info by default)."
+        ));
+    }
+    None
+}
+
 pub fn run() {
     // WebKitGTK's accelerated compositing falls back to software GL without a GPU (VMs, Xvfb,
     // remote desktops) and then costs a core just to repaint a table; plain rendering is

@@ -1,7 +1,7 @@
 //! The command line: subcommands, their flags and their help. A contract that scripts rely
 //! on: change it only in ways that keep old invocations working.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use eventscope_core::DEFAULT_NATS_URL;
 
@@ -24,6 +24,21 @@ pub enum Command {
     Publish(PublishArgs),
     /// Publish simulated platform traffic
     Simulate(SimulateArgs),
+    /// Write the manual page or a shell's completions to stdout (for packagers)
+    #[command(hide = true)]
+    Generate {
+        #[arg(value_enum)]
+        what: Generated,
+    },
+}
+
+/// What `generate` writes.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Generated {
+    Man,
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Args)]

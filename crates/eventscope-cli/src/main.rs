@@ -7,6 +7,7 @@
 mod args;
 mod bus;
 mod failure;
+mod generate;
 mod print;
 mod publish;
 mod simulate;
@@ -28,5 +29,6 @@ async fn main() -> ExitCode {
         Command::Tail(args) => tail::run(args).await,
         Command::Publish(args) => publish::run(args).await,
         Command::Simulate(args) => simulate::run(args).await,
+        Command::Generate { what } => generate::run(what),
     })
 }

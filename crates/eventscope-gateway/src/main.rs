@@ -82,9 +82,51 @@ struct Args {
     /// Require TLS to NATS even for nats:// URLs
     #[arg(long)]
     tls_required: bool,
+    /// Write the manual page or a shell's completions to stdout and exit (for packagers)
+    #[arg(long, value_enum, value_name = "WHAT", hide = true)]
+    generate: Option<Generated>,
+}
+
+/// What `--generate` writes.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Generated {
+    Man,
+    Bash,
+    Zsh,
+    Fish,
+}
+
+/// The manual page or the completions, from the same definitions the parser uses.
+fn generate(what: Generated) -> Result<()> {
+    use clap::CommandFactory;
+    let mut command = Args::command();
+    let mut out = std::io::stdout().lock();
+    let shell = match what {
+        Generated::Man => {
+            return clap_mangen::Man::new(command)
+                .render(&mut out)
+                .and_then(|()| out.flush())
+                .context("cannot write the manual page")
+        }
+        Generated::Bash => clap_complete::Shell::Bash,
+        Generated::Zsh => clap_complete::Shell::Zsh,
+        Generated::Fish => clap_complete::Shell::Fish,
+    };
+    clap_complete::generate(shell, &mut command, "eventscope-gateway", &mut out);
+    out.flush().context("cannot write the completions")
 }
 
 fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    if let Some(what) = args.generate {
+        return match generate(what) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -96,7 +138,7 @@ fn main() -> std::process::ExitCode {
         .enable_all()
         .build()
         .context("cannot start the runtime")
-        .and_then(|rt| rt.block_on(run(Args::parse())));
+        .and_then(|rt| rt.block_on(run(args)));
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
