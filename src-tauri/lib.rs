@@ -121,6 +121,7 @@ pub fn run() {
             commands::connection::disconnect,
             commands::connection::check_file,
             commands::connection::nats_contexts,
+            commands::connection::about,
         ])
         .run(tauri::generate_context!())
         .expect("error while running eventscope");

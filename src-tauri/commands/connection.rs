@@ -2,7 +2,9 @@
 
 use eventscope_core::profile;
 use eventscope_core::source::FirstConnect;
-use eventscope_core::wire::{ConnectionProfile, FileCheck, NatsContextInfo, SavedConnection};
+use eventscope_core::wire::{
+    About, ConnectionProfile, FileCheck, NatsContextInfo, SavedConnection,
+};
 use tauri::State;
 
 use crate::error::{CommandError, CommandResult};
@@ -67,4 +69,13 @@ pub fn check_file(path: String) -> FileCheck {
 #[tauri::command]
 pub fn nats_contexts(state: State<'_, AppState>) -> Vec<NatsContextInfo> {
     state.profiles.nats_contexts()
+}
+
+/// The About box: this build's version and the connected server's.
+#[tauri::command]
+pub fn about(state: State<'_, AppState>) -> About {
+    About {
+        app_version: env!("CARGO_PKG_VERSION").to_string(),
+        server: state.live.server_about(),
+    }
 }

@@ -297,12 +297,13 @@ async fn tab_reaches_every_control_in_order_and_each_says_what_it_is() {
     })
     .await;
     assert_eq!(
-        app.tab_through("connect-button", 13).await,
+        app.tab_through("connect-button", 14).await,
         [
             r#"button "Connect…""#,
             r#"button "Pause""#,
             r#"button "Clear""#,
             r#"button "Switch to the dark theme""#,
+            r#"button "About Eventscope""#,
             r#"textbox "Filter query""#,
             r#"button "History""#,
             r#"button "Views""#,
@@ -637,5 +638,50 @@ async fn through_the_gateway_an_org_token_shows_its_org_and_never_another() {
         json!(["gateway", gateway.url, "", "password", true]),
         "kind, url, token, token field type, NATS fields hidden"
     );
+    app.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_about_box_names_this_build_and_the_connected_server() {
+    let (_server, app) = connected_app().await;
+    app.wait_connected().await;
+    let says = std::process::Command::new("nats-server")
+        .arg("--version")
+        .output()
+        .or_else(|_| {
+            std::process::Command::new("/usr/sbin/nats-server")
+                .arg("--version")
+                .output()
+        })
+        .unwrap();
+    // "nats-server: v2.9.15"
+    let says = String::from_utf8_lossy(&says.stdout);
+    let version = says
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .trim_start_matches('v');
+
+    app.click("about-open").await;
+    app.wait_text("about-version", env!("CARGO_PKG_VERSION"))
+        .await;
+    let server = app
+        .wait_text_contains("about-server-version", "nats-server")
+        .await;
+    assert!(
+        server.starts_with(&format!("nats-server {version} (")),
+        "{server} / {says}"
+    );
+    app.click("about-close").await;
+    app.wait_for("the About box to close", || async {
+        !app.find("about-dialog")
+            .await
+            .unwrap()
+            .is_displayed()
+            .await
+            .unwrap_or(true)
+    })
+    .await;
     app.close().await;
 }

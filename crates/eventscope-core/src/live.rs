@@ -18,7 +18,7 @@ use crate::store::{EventStore, Incoming, StoreLimits};
 use crate::view::View;
 use crate::wire::{
     ConnectionProfile, ConnectionState, EventDetail, Facets, FilterApplied, RowSummary,
-    SourceStatus, Stats, ViewInfo,
+    ServerAbout, SourceStatus, Stats, ViewInfo,
 };
 
 /// Messages per second over a sliding window of about one second.
@@ -55,6 +55,8 @@ pub struct Live {
     counters: Mutex<Arc<SourceCounters>>,
     status: watch::Sender<SourceStatus>,
     task: Mutex<Option<JoinHandle<()>>>,
+    /// The current source's NATS client, when it talks to NATS directly.
+    client: Mutex<Option<async_nats::Client>>,
     rate: Mutex<RateMeter>,
 }
 
@@ -71,6 +73,7 @@ impl Live {
             counters: Mutex::new(Arc::default()),
             status,
             task: Mutex::new(None),
+            client: Mutex::new(None),
             rate: Mutex::new(RateMeter::default()),
         })
     }
@@ -85,6 +88,7 @@ impl Live {
         let counters = Arc::new(SourceCounters::default());
         let source = Source::connect(profile, first, counters.clone(), self.status.clone()).await?;
         *lock(&self.counters) = counters;
+        *lock(&self.client) = source.nats_client();
         let live = Arc::clone(self);
         *lock(&self.task) = Some(tokio::spawn(async move { live.ingest(source).await }));
         Ok(())
@@ -92,6 +96,7 @@ impl Live {
 
     /// Stops the source; what was received stays.
     pub fn disconnect(&self) {
+        lock(&self.client).take();
         if let Some(task) = lock(&self.task).take() {
             task.abort();
             self.status.send_modify(|s| {
@@ -135,6 +140,22 @@ impl Live {
 
     pub fn store(&self) -> MutexGuard<'_, EventStore> {
         lock(&self.store)
+    }
+
+    /// The NATS server on the other end, as its latest INFO describes it (it changes when a
+    /// reconnect lands on another cluster member); `None` without a direct NATS connection.
+    pub fn server_about(&self) -> Option<ServerAbout> {
+        let client = lock(&self.client).clone()?;
+        let info = client.server_info();
+        if info.version.is_empty() {
+            return None;
+        }
+        Some(ServerAbout {
+            name: info.server_name,
+            version: info.version,
+            max_payload: info.max_payload as u64,
+            jetstream: info.jetstream,
+        })
     }
 
     pub fn status(&self) -> SourceStatus {

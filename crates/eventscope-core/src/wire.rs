@@ -76,6 +76,28 @@ pub enum ConnectionState {
     Disconnected,
 }
 
+/// The NATS server the app is connected to, as its INFO describes it (for the About box).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct ServerAbout {
+    pub name: String,
+    pub version: String,
+    /// The largest message the server accepts, in bytes.
+    pub max_payload: u64,
+    pub jetstream: bool,
+}
+
+/// What the About box shows: this build, and the server on the other end when there is one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct About {
+    pub app_version: String,
+    /// Null when not connected, or connected through a gateway (which hides the server).
+    pub server: Option<ServerAbout>,
+}
+
 /// What the status bar shows about the connection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(test, derive(TS), ts(export))]

@@ -221,3 +221,37 @@ async fn bad_input_is_held_and_flagged() {
     ));
     assert_eq!(live.stats().invalid, 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_is_described_while_connected_and_only_then() {
+    let server = NatsServer::start_with_jetstream();
+    let live = live_on(&server).await;
+    let about = live
+        .server_about()
+        .expect("a connected source describes its server");
+    // What the binary says of itself: "nats-server: v2.9.15".
+    let out = std::process::Command::new(
+        which_nats_server().unwrap_or_else(|| "/usr/sbin/nats-server".into()),
+    )
+    .arg("--version")
+    .output()
+    .unwrap();
+    let says = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        format!("v{}", about.version),
+        says.trim().rsplit(' ').next().unwrap(),
+        "{says}"
+    );
+    assert!(about.jetstream);
+    assert_eq!(about.max_payload, 1024 * 1024);
+    live.disconnect();
+    assert_eq!(live.server_about(), None);
+}
+
+fn which_nats_server() -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| std::path::Path::new(d).join("nats-server"))
+        .find(|p| p.exists())
+}

@@ -4,6 +4,7 @@
 // error: the UI shows no data it did not get from the core.
 import { Channel, invoke, isTauri } from "@tauri-apps/api/core";
 import { open as openFileDialog } from "@tauri-apps/plugin-dialog";
+import type { About } from "./bindings/About";
 import type { Batch } from "./bindings/Batch";
 import type { ConnectionProfile } from "./bindings/ConnectionProfile";
 import type { ErrorCode } from "./bindings/ErrorCode";
@@ -46,6 +47,8 @@ export interface Backend {
   savedViews(): Promise<SavedViews>;
   saveView(view: SavedView): Promise<SavedViews>;
   deleteView(name: string): Promise<SavedViews>;
+  /** This build's version and the connected server's. */
+  about(): Promise<About>;
 }
 
 /** The codes the core sends; a Record so that a code added in Rust fails svelte-check until it is listed. */
@@ -110,6 +113,7 @@ const tauriBackend: Backend = {
   savedViews: () => call<SavedViews>("saved_views"),
   saveView: (view) => call<SavedViews>("save_view", { view }),
   deleteView: (name) => call<SavedViews>("delete_view", { name }),
+  about: () => call<About>("about"),
 };
 
 /** True inside the Eventscope window; false in a plain browser. */

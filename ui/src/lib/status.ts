@@ -1,5 +1,6 @@
 // Connection status wording and tone for the status pill, counters tooltip and status line,
 // including what a gateway source reports (the token's organizations, gaps, missed events, errors).
+import type { About } from "./bindings/About";
 import type { SourceStatus } from "./bindings/SourceStatus";
 import type { Stats } from "./bindings/Stats";
 import type { StreamGap } from "./bindings/StreamGap";
@@ -83,4 +84,16 @@ export function gatewayTooltip(status: SourceStatus | null): string {
   if (g.lastGap) lines.push(`Last gap: ${gapText(g.lastGap)}`);
   for (const e of g.errors) lines.push(`Error: ${e}`);
   return lines.join("\n");
+}
+
+/** The About box's server line: `nats-server 2.9.15 (name, JetStream, max payload 1 048 576 bytes)`, or why there is none. */
+export function serverAboutText(about: About | null, status: SourceStatus | null): string {
+  if (about === null) return "…";
+  const server = about.server;
+  if (server) {
+    const details = [server.name, server.jetstream ? "JetStream" : null, `max payload ${formatCount(server.maxPayload)} bytes`].filter(Boolean);
+    return `nats-server ${server.version} (${details.join(", ")})`;
+  }
+  if (status?.gateway) return "behind the gateway (its NATS server is not visible)";
+  return "not connected";
 }

@@ -206,6 +206,14 @@ impl Source {
 
     /// Waits for messages and returns every one that is ready (at most [`MAX_BATCH`]); `None`
     /// when the source has stopped.
+    /// The NATS client, when the source talks to NATS directly (not through a gateway).
+    pub fn nats_client(&self) -> Option<async_nats::Client> {
+        match self {
+            Source::Nats(s) => Some(s.client().clone()),
+            Source::Gateway(_) => None,
+        }
+    }
+
     pub async fn next_batch(&mut self) -> Option<MessageBatch> {
         match self {
             Source::Nats(s) => s.next_batch().await.map(MessageBatch::Nats),
