@@ -18,8 +18,13 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-say "installing $(basename "$app_deb") and $(basename "$gateway_deb")"
+now() { date +%s.%N; }
+since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$(now)"; }
+
+say "installing $(basename "$app_deb") ($(du -k "$app_deb" | cut -f1) KiB) and $(basename "$gateway_deb") ($(du -k "$gateway_deb" | cut -f1) KiB)"
+t0=$(now)
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$app_deb" "$gateway_deb" >/dev/null
+say "installed in $(since "$t0") s"
 
 say "versions, manual pages, completions"
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$(dirname "$0")/../Cargo.toml" | head -1)
@@ -67,10 +72,12 @@ Xvfb :87 -screen 0 1440x900x24 -nolisten tcp >/dev/null 2>&1 &
 pids+=($!)
 sleep 1
 config=$(mktemp -d)
+t0=$(now)
 DISPLAY=:87 XDG_CONFIG_HOME=$config XDG_DATA_HOME=$config/data EVENTSCOPE_NATS_URL="nats://127.0.0.1:$nats_port" \
   eventscope >/dev/null 2>&1 &
 pids+=($!)
 DISPLAY=:87 timeout 60 xdotool search --sync --name '^Eventscope$' >/dev/null || fail "no Eventscope window within 60 s"
+say "the window showed $(since "$t0") s after launch"
 
 say "removing the packages"
 cleanup
