@@ -1,6 +1,7 @@
 //! Errors as the UI receives them: `{code, message}`, a code only where the UI branches. Every
 //! code is chosen here, from the core's error types, so the commands only say `?`.
 
+use eventscope_core::compose::ComposeError;
 use eventscope_core::filter::ParseError;
 use eventscope_core::profile::ProfileError;
 use eventscope_core::source::SourceError;
@@ -61,6 +62,18 @@ impl From<ProfileError> for CommandError {
     fn from(e: ProfileError) -> CommandError {
         match e {
             ProfileError::Context(_) => CommandError::invalid_input(e.to_string()),
+            _ => CommandError::plain(e),
+        }
+    }
+}
+
+/// A read-only connection has its own code (the composer says so instead of a red error); an
+/// envelope to fix is `invalid_input`.
+impl From<ComposeError> for CommandError {
+    fn from(e: ComposeError) -> CommandError {
+        match e {
+            ComposeError::ReadOnly => CommandError::coded(ErrorCode::ReadOnly, e.to_string()),
+            _ if e.is_invalid_input() => CommandError::invalid_input(e.to_string()),
             _ => CommandError::plain(e),
         }
     }

@@ -6,6 +6,7 @@ mod commands;
 mod error;
 mod stream;
 
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use eventscope_core::live::Live;
@@ -27,6 +28,8 @@ pub struct AppState {
     current: Mutex<ConnectionProfile>,
     /// True when launch options override the remembered connection.
     overridden: bool,
+    /// Set to stop the send in progress between two messages.
+    publish_cancel: Arc<AtomicBool>,
 }
 
 /// The app's version, from `Cargo.toml`.
@@ -92,6 +95,7 @@ pub fn run() {
                 saved,
                 current: Mutex::new(profile.clone()),
                 overridden: !launch.is_empty(),
+                publish_cancel: Arc::default(),
             };
             app.manage(state);
             // Connect in the background: the window shows "connecting" and then the stream;
@@ -122,6 +126,13 @@ pub fn run() {
             commands::connection::check_file,
             commands::connection::nats_contexts,
             commands::connection::about,
+            commands::publish::publish_templates,
+            commands::publish::render_template,
+            commands::publish::event_envelope,
+            commands::publish::publish_subject,
+            commands::publish::publish,
+            commands::publish::cancel_publish,
+            commands::publish::replay_view,
         ])
         .run(tauri::generate_context!())
         .expect("error while running eventscope");

@@ -89,6 +89,14 @@ enum Cmd {
         #[arg(long)]
         app: Option<std::path::PathBuf>,
     },
+    /// The composer through the window: time from the Publish click to a rendered template, and
+    /// row clicks while the composer sends 20,000 events at 2,000/s beside clicks while it does
+    /// not.
+    Composer {
+        /// The app binary (default: beside this one; `EVENTSCOPE_APP` also names it).
+        #[arg(long)]
+        app: Option<std::path::PathBuf>,
+    },
     /// Time from Enter to the first page of a new filter result in the window, with this many
     /// events held.
     FirstPage {
@@ -167,6 +175,9 @@ fn main() -> Result<()> {
         }),
         Cmd::Refilter { events, runs } => refilter(events, runs),
         Cmd::Window { app } => runtime()?.block_on(window::responsiveness(
+            &app.unwrap_or_else(eventscope_window::sibling_app),
+        )),
+        Cmd::Composer { app } => runtime()?.block_on(window::composer(
             &app.unwrap_or_else(eventscope_window::sibling_app),
         )),
         Cmd::FirstPage { events, app } => runtime()?.block_on(window::first_page(

@@ -2,6 +2,7 @@
 //!
 //! The desktop shell, the CLI and the benchmarks are thin layers over these modules.
 
+pub mod compose;
 pub mod event;
 pub mod facets;
 pub mod filter;
@@ -11,6 +12,7 @@ pub mod live;
 pub mod nats_context;
 pub mod profile;
 pub mod saved;
+pub mod sent;
 pub mod simulate;
 pub mod source;
 pub mod store;

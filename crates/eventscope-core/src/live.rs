@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::compose::{Captured, ComposeError};
 use crate::facets;
 use crate::filter::{Filter, ParseError};
 use crate::source::{FirstConnect, Source, SourceCounters, SourceError};
@@ -55,8 +56,9 @@ pub struct Live {
     counters: Mutex<Arc<SourceCounters>>,
     status: watch::Sender<SourceStatus>,
     task: Mutex<Option<JoinHandle<()>>>,
-    /// The current source's NATS client, when it talks to NATS directly.
-    client: Mutex<Option<async_nats::Client>>,
+    /// The current source's NATS client, when it talks to NATS directly, and whether its
+    /// connection is read-only.
+    client: Mutex<Option<(async_nats::Client, bool)>>,
     rate: Mutex<RateMeter>,
 }
 
@@ -88,7 +90,7 @@ impl Live {
         let counters = Arc::new(SourceCounters::default());
         let source = Source::connect(profile, first, counters.clone(), self.status.clone()).await?;
         *lock(&self.counters) = counters;
-        *lock(&self.client) = source.nats_client();
+        *lock(&self.client) = source.nats_client().map(|c| (c, profile.read_only));
         let live = Arc::clone(self);
         *lock(&self.task) = Some(tokio::spawn(async move { live.ingest(source).await }));
         Ok(())
@@ -145,7 +147,7 @@ impl Live {
     /// The NATS server on the other end, as its latest INFO describes it (it changes when a
     /// reconnect lands on another cluster member); `None` without a direct NATS connection.
     pub fn server_about(&self) -> Option<ServerAbout> {
-        let client = lock(&self.client).clone()?;
+        let (client, _) = lock(&self.client).clone()?;
         let info = client.server_info();
         if info.version.is_empty() {
             return None;
@@ -156,6 +158,16 @@ impl Live {
             max_payload: info.max_payload as u64,
             jetstream: info.jetstream,
         })
+    }
+
+    /// The client to publish with: refused on a read-only connection, or without a direct NATS
+    /// connection (a gateway only delivers).
+    pub fn publisher(&self) -> Result<async_nats::Client, ComposeError> {
+        match lock(&self.client).clone() {
+            Some((_, true)) => Err(ComposeError::ReadOnly),
+            Some((client, false)) => Ok(client),
+            None => Err(ComposeError::NotConnected),
+        }
     }
 
     pub fn status(&self) -> SourceStatus {
@@ -293,6 +305,22 @@ impl Live {
         let store = lock(&self.store);
         let shown = lock(&self.shown);
         facets::count(&store, &shown.view, shown.id, top)
+    }
+
+    /// The newest `max` events of the view as they were received, oldest first, to replay.
+    pub fn view_captured(&self, max: usize) -> Vec<Captured> {
+        let store = lock(&self.store);
+        let shown = lock(&self.shown);
+        let start = shown.view.next_pos().saturating_sub(max as u64);
+        let (_, seqs) = shown.view.window_at(start, max);
+        seqs.iter()
+            .filter_map(|&seq| store.get(seq))
+            .map(|e| Captured {
+                subject: e.subject().to_string(),
+                body: e.body().to_vec(),
+                received_ms: e.received_ms(),
+            })
+            .collect()
     }
 
     pub fn detail(&self, seq: u64) -> Option<EventDetail> {

@@ -17,6 +17,10 @@ import type { RowSummary } from "./bindings/RowSummary";
 import type { SavedConnection } from "./bindings/SavedConnection";
 import type { SavedView } from "./bindings/SavedView";
 import type { SavedViews } from "./bindings/SavedViews";
+import type { PublishOutcome } from "./bindings/PublishOutcome";
+import type { PublishProgress } from "./bindings/PublishProgress";
+import type { PublishRequest } from "./bindings/PublishRequest";
+import type { TemplateInfo } from "./bindings/TemplateInfo";
 import type { WireError } from "./bindings/WireError";
 
 /** Everything the UI asks of the core. */
@@ -49,10 +53,23 @@ export interface Backend {
   deleteView(name: string): Promise<SavedViews>;
   /** This build's version and the connected server's. */
   about(): Promise<About>;
+  /** The platform's event types the composer starts from. */
+  publishTemplates(): Promise<TemplateInfo[]>;
+  /** A template rendered into an envelope (JSON text, fresh id and timestamp). */
+  renderTemplate(name: string): Promise<string>;
+  /** A received event's envelope as JSON text, for re-publishing; rejects with `evicted`. */
+  eventEnvelope(seq: number, asReceived: boolean): Promise<string>;
+  /** The subject an envelope publishes on; rejects with `invalid_input` saying why there is none. */
+  publishSubject(envelope: string): Promise<string>;
+  /** Sends; `onProgress` about 10 times a second. Rejects with `read_only` on a read-only connection. */
+  publish(request: PublishRequest, onProgress: (p: PublishProgress) => void): Promise<PublishOutcome>;
+  cancelPublish(): Promise<void>;
+  /** Publishes the newest events of the view again, unchanged: at a rate, or with null at their original spacing. */
+  replayView(ratePerSec: number | null, onProgress: (p: PublishProgress) => void): Promise<PublishOutcome>;
 }
 
 /** The codes the core sends; a Record so that a code added in Rust fails svelte-check until it is listed. */
-const errorCodes: Record<ErrorCode, true> = { evicted: true, invalid_input: true, connect_failed: true, invalid_filter: true };
+const errorCodes: Record<ErrorCode, true> = { evicted: true, invalid_input: true, connect_failed: true, invalid_filter: true, read_only: true };
 
 function errorCode(code: unknown): ErrorCode | null {
   return typeof code === "string" && Object.prototype.hasOwnProperty.call(errorCodes, code) ? (code as ErrorCode) : null;
@@ -114,6 +131,21 @@ const tauriBackend: Backend = {
   saveView: (view) => call<SavedViews>("save_view", { view }),
   deleteView: (name) => call<SavedViews>("delete_view", { name }),
   about: () => call<About>("about"),
+  publishTemplates: () => call<TemplateInfo[]>("publish_templates"),
+  renderTemplate: (name) => call<string>("render_template", { name }),
+  eventEnvelope: (seq, asReceived) => call<string>("event_envelope", { seq, asReceived }),
+  publishSubject: (envelope) => call<string>("publish_subject", { envelope }),
+  async publish(request, onProgress) {
+    const channel = new Channel<PublishProgress>();
+    channel.onmessage = onProgress;
+    return call<PublishOutcome>("publish", { request, onProgress: channel });
+  },
+  cancelPublish: () => call<void>("cancel_publish"),
+  async replayView(ratePerSec, onProgress) {
+    const channel = new Channel<PublishProgress>();
+    channel.onmessage = onProgress;
+    return call<PublishOutcome>("replay_view", { ratePerSec, onProgress: channel });
+  },
 };
 
 /** True inside the Eventscope window; false in a plain browser. */
