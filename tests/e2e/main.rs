@@ -297,11 +297,12 @@ async fn tab_reaches_every_control_in_order_and_each_says_what_it_is() {
     })
     .await;
     assert_eq!(
-        app.tab_through("connect-button", 16).await,
+        app.tab_through("connect-button", 17).await,
         [
             r#"button "Connect…""#,
             r#"button "Publish…""#,
             r#"button "Replay…""#,
+            r#"button "Scenarios…""#,
             r#"button "Pause""#,
             r#"button "Clear""#,
             r#"button "Switch to the dark theme""#,

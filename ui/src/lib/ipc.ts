@@ -3,7 +3,7 @@
 // Outside the Tauri window (a plain browser on the Vite dev server) every call fails with a clear
 // error: the UI shows no data it did not get from the core.
 import { Channel, invoke, isTauri } from "@tauri-apps/api/core";
-import { open as openFileDialog } from "@tauri-apps/plugin-dialog";
+import { open as openFileDialog, save as saveFileDialog } from "@tauri-apps/plugin-dialog";
 import type { About } from "./bindings/About";
 import type { Batch } from "./bindings/Batch";
 import type { ConnectionProfile } from "./bindings/ConnectionProfile";
@@ -21,6 +21,9 @@ import type { PublishOutcome } from "./bindings/PublishOutcome";
 import type { PublishProgress } from "./bindings/PublishProgress";
 import type { PublishRequest } from "./bindings/PublishRequest";
 import type { TemplateInfo } from "./bindings/TemplateInfo";
+import type { ScenarioOutcome } from "./bindings/ScenarioOutcome";
+import type { ScenarioOutline } from "./bindings/ScenarioOutline";
+import type { StepUpdate } from "./bindings/StepUpdate";
 import type { WireError } from "./bindings/WireError";
 
 /** Everything the UI asks of the core. */
@@ -66,6 +69,15 @@ export interface Backend {
   cancelPublish(): Promise<void>;
   /** Publishes the newest events of the view again, unchanged: at a rate, or with null at their original spacing. */
   replayView(ratePerSec: number | null, onProgress: (p: PublishProgress) => void): Promise<PublishOutcome>;
+  /** Reads and checks a scenario file; rejects with `invalid_input` and the file position when it is invalid. */
+  scenarioCheck(path: string, vars: [string, string][]): Promise<ScenarioOutline>;
+  /** Runs a scenario on the connection's server; `onUpdate` as each step changes. */
+  scenarioRun(path: string, vars: [string, string][], onUpdate: (u: StepUpdate) => void): Promise<ScenarioOutcome>;
+  cancelScenario(): Promise<void>;
+  /** Writes the current view's events as a scenario file; the number of events written. */
+  saveScenario(path: string, name: string): Promise<number>;
+  /** The native save dialog; the chosen path, or null when cancelled. */
+  pickSaveFile(title: string, defaultPath: string): Promise<string | null>;
 }
 
 /** The codes the core sends; a Record so that a code added in Rust fails svelte-check until it is listed. */
@@ -145,6 +157,22 @@ const tauriBackend: Backend = {
     const channel = new Channel<PublishProgress>();
     channel.onmessage = onProgress;
     return call<PublishOutcome>("replay_view", { ratePerSec, onProgress: channel });
+  },
+  scenarioCheck: (path, vars) => call<ScenarioOutline>("scenario_check", { path, vars }),
+  async scenarioRun(path, vars, onUpdate) {
+    const channel = new Channel<StepUpdate>();
+    channel.onmessage = onUpdate;
+    return call<ScenarioOutcome>("scenario_run", { path, vars, onUpdate: channel });
+  },
+  cancelScenario: () => call<void>("cancel_scenario"),
+  saveScenario: (path, name) => call<number>("save_scenario", { path, name }),
+  async pickSaveFile(title, defaultPath) {
+    try {
+      const chosen = await saveFileDialog({ title, defaultPath, filters: [{ name: "Scenarios", extensions: ["yaml", "yml"] }] });
+      return typeof chosen === "string" ? chosen : null;
+    } catch (error) {
+      throw toWireError(error);
+    }
   },
 };
 
