@@ -466,3 +466,60 @@ pub struct NatsContextInfo {
     /// Why the context cannot be used as it is, when it cannot.
     pub problem: Option<String>,
 }
+
+/// One template of the composer's catalogue (`publish-template`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateInfo {
+    /// The event type's dotted name, `task.created`: the select's option value.
+    pub name: String,
+    pub source: String,
+    pub description: String,
+    /// The envelope as pretty JSON, for the editor.
+    pub envelope: String,
+}
+
+/// How far a send (or a replay) has got; reported about every 100 ms and once at the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct PublishProgress {
+    pub sent: u64,
+    pub total: u64,
+    pub bytes: u64,
+    pub elapsed_ms: u64,
+}
+
+/// Where a scenario step is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub enum StepStatus {
+    Pending,
+    Running,
+    Passed,
+    Failed,
+    /// Not run: an earlier step failed to publish, or the run was cancelled.
+    Skipped,
+}
+
+/// One step's state, sent as it changes (`scenario-step` with `data-status`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct StepUpdate {
+    /// The step's index in the file, from 0.
+    pub index: u32,
+    pub name: String,
+    /// `publish`, `expect`, `expect_none` or `wait`.
+    pub kind: String,
+    pub status: StepStatus,
+    /// Since the step started.
+    pub elapsed_ms: u64,
+    /// Why it failed (several lines: the filter, how many matched, the closest misses).
+    pub message: Option<String>,
+    /// Ids of the events the step published or matched (at most 1,000), to find them in the
+    /// table.
+    pub event_ids: Vec<String>,
+}
