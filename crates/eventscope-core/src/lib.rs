@@ -12,6 +12,7 @@ pub mod nats_context;
 pub mod profile;
 pub mod publish;
 pub mod saved;
+pub mod scenario;
 pub mod simulate;
 pub mod source;
 pub mod store;

@@ -74,6 +74,9 @@ pub struct Scope {
     pub i: u64,
     /// `steps.<name>.event`: what earlier steps matched, by step name.
     pub steps: Map<String, Value>,
+    /// Steps whose event is not known yet (when a scenario is checked before it runs): any
+    /// path into their `event` renders as `x`, so that only names that can never exist fail.
+    pub placeholders: Vec<String>,
 }
 
 impl Scope {
@@ -90,8 +93,42 @@ impl Scope {
             vars => minijinja::Value::from(minijinja::value::Serde(&self.vars)),
             run => minijinja::context! { id => self.run_id.as_str() },
             i => self.i,
-            steps => minijinja::Value::from(minijinja::value::Serde(&self.steps)),
+            steps => self.steps_value(),
         }
+    }
+
+    fn steps_value(&self) -> minijinja::Value {
+        let mut steps: std::collections::BTreeMap<String, minijinja::Value> = self
+            .steps
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    minijinja::Value::from(minijinja::value::Serde(v)),
+                )
+            })
+            .collect();
+        for name in &self.placeholders {
+            steps.insert(
+                name.clone(),
+                minijinja::context! { event => minijinja::Value::from_object(Anything) },
+            );
+        }
+        minijinja::Value::from(steps)
+    }
+}
+
+/// A value of which every attribute and item is another, rendered as `x`.
+#[derive(Debug)]
+struct Anything;
+
+impl minijinja::value::Object for Anything {
+    fn get_value(self: &std::sync::Arc<Self>, _key: &minijinja::Value) -> Option<minijinja::Value> {
+        Some(minijinja::Value::from_object(Anything))
+    }
+
+    fn render(self: &std::sync::Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("x")
     }
 }
 
@@ -419,6 +456,10 @@ mod tests {
         check("{{ vars.org }}/{{ run.id }}/{{ i }}", "org_qa/r1/3");
         check("{{ steps.made.event.resourceId }}", "task_9");
         check("{{ steps['made'].event.resourceId }}", "task_9");
+        let mut loose = scope();
+        loose.placeholders.push("later".into());
+        let got = Engine::new().render("{{ steps.later.event.payload.a[0] }}", &loose);
+        assert_eq!(got.unwrap(), "x");
         let now = Engine::new().render("{{ now() }}", &scope()).unwrap();
         assert!(chrono::DateTime::parse_from_rfc3339(&now).is_ok(), "{now}");
         let id = Engine::new().render("{{ ulid() }}", &scope()).unwrap();
