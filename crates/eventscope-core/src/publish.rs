@@ -91,7 +91,8 @@ pub fn check_writable(read_only: bool) -> Result<(), PublishError> {
 /// One event ready to go.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outgoing {
-    pub subject: String,
+    /// Cheap to clone (shared bytes), as async-nats takes it.
+    pub subject: async_nats::Subject,
     pub body: Bytes,
     /// The envelope's `id`, so that the UI can mark what it sent.
     pub id: String,
@@ -131,7 +132,7 @@ pub fn outgoing(envelope: &Value) -> Result<Outgoing, PublishError> {
     let subject = subject_of(envelope)?;
     let body = serde_json::to_vec(envelope).map_err(|e| PublishError::Invalid(e.to_string()))?;
     Ok(Outgoing {
-        subject,
+        subject: subject.into(),
         body: body.into(),
         id: envelope["id"].as_str().unwrap_or_default().to_string(),
     })
@@ -161,7 +162,7 @@ pub struct Prepared {
     /// The body cut where the fresh id and timestamp go, when nothing else changes from one
     /// send to the next: sending is then copying bytes.
     frame: Option<Frame>,
-    subject: Option<String>,
+    subject: Option<async_nats::Subject>,
 }
 
 struct Frame {
@@ -184,6 +185,11 @@ impl Prepared {
         pins: Pins,
         scope: Scope,
     ) -> Result<Prepared, PublishError> {
+        // A value the user sets is one they chose: it stays.
+        let pins = Pins {
+            id: pins.id || set.iter().any(|(p, _)| p == "id"),
+            timestamp: pins.timestamp || set.iter().any(|(p, _)| p == "timestamp"),
+        };
         let mut prepared = Prepared {
             engine: Engine::new(),
             scope,
@@ -291,7 +297,7 @@ impl Prepared {
 }
 
 impl Frame {
-    fn fill(&self, subject: &str) -> Outgoing {
+    fn fill(&self, subject: &async_nats::Subject) -> Outgoing {
         let id = fresh_id();
         let time = template::now();
         let mut body = Vec::with_capacity(self.pieces.iter().map(|p| p.len()).sum::<usize>() + 64);
@@ -309,7 +315,7 @@ impl Frame {
             }
         }
         Outgoing {
-            subject: subject.to_string(),
+            subject: subject.clone(),
             body: body.into(),
             id,
         }
@@ -409,7 +415,7 @@ async fn send_paced(
                 .publish(event.subject.clone(), event.body)
                 .await
                 .map_err(|source| PublishError::Publish {
-                    subject: event.subject,
+                    subject: event.subject.to_string(),
                     source,
                 })?;
             report.sent += 1;
@@ -503,7 +509,7 @@ pub async fn replay(
                 outgoing(&value)
             }
             None => Ok(Outgoing {
-                subject: e.subject.clone(),
+                subject: e.subject.as_str().into(),
                 body: e.body.clone(),
                 id: crate::event::decode(&e.body)
                     .id
@@ -565,7 +571,7 @@ pub async fn replay(
                     .publish(event.subject.clone(), event.body)
                     .await
                     .map_err(|source| PublishError::Publish {
-                        subject: event.subject,
+                        subject: event.subject.to_string(),
                         source,
                     })?;
                 report.sent += 1;
@@ -602,7 +608,7 @@ mod tests {
         let mut scope = Scope::new();
         scope.run_id = "r1".into();
         let got = match Prepared::new(envelope, set, Pins::default(), scope) {
-            Ok(p) => p.build(0).unwrap().subject,
+            Ok(p) => p.build(0).unwrap().subject.to_string(),
             Err(e) => format!("error: {e}"),
         };
         assert_eq!(got, expected);
@@ -684,6 +690,20 @@ mod tests {
     }
 
     #[test]
+    fn an_id_or_timestamp_set_by_the_user_stays() {
+        let set = vec![
+            ("id".to_string(), json!("evt_mine")),
+            ("timestamp".to_string(), json!("2026-01-01T00:00:00Z")),
+        ];
+        let p = Prepared::new(task(), set, Pins::default(), Scope::new()).unwrap();
+        let body: Value = serde_json::from_slice(&p.build(3).unwrap().body).unwrap();
+        assert_eq!(
+            (&body["id"], &body["timestamp"]),
+            (&json!("evt_mine"), &json!("2026-01-01T00:00:00Z"))
+        );
+    }
+
+    #[test]
     fn read_only_and_batches() {
         assert_eq!(
             check_writable(true).unwrap_err().to_string(),
@@ -761,7 +781,7 @@ mod tests {
             .map(|k| {
                 let o = p.build(k).unwrap();
                 Captured {
-                    subject: o.subject,
+                    subject: o.subject.to_string(),
                     body: o.body,
                     at_ms: 1_000 + 100 * k as i64,
                 }

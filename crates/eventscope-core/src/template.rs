@@ -149,7 +149,20 @@ pub fn ulid() -> String {
 
 /// The current time as the platform writes it (RFC 3339, milliseconds, `Z`).
 pub fn now() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+    thread_local! {
+        // A bulk send stamps hundreds of events per millisecond: formatting once per
+        // millisecond took a third of its time.
+        static LAST: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((i64::MIN, String::new())) };
+    }
+    let now = Utc::now();
+    let ms = now.timestamp_millis();
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.0 != ms {
+            *last = (ms, now.to_rfc3339_opts(SecondsFormat::Millis, true));
+        }
+        last.1.clone()
+    })
 }
 
 /// True when `text` has something to render; anything else is copied as it is.
