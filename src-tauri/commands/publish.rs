@@ -1,10 +1,15 @@
-//! Commands of the publish composer: templates, a received event as a draft, the subject of an
-//! envelope, and sending with progress over a Channel.
+//! Commands of the publish composer, replay and scenarios: templates, a received event as a
+//! draft, the subject of an envelope, sending and running with progress over a Channel.
 
-use std::sync::atomic::Ordering;
+use std::path::Path;
 
 use eventscope_core::compose;
-use eventscope_core::wire::{Body, PublishOutcome, PublishProgress, PublishRequest, TemplateInfo};
+use eventscope_core::scenario;
+use eventscope_core::template;
+use eventscope_core::wire::{
+    Body, PublishOutcome, PublishProgress, PublishRequest, ScenarioOutcome, ScenarioOutline,
+    StepUpdate, TemplateInfo,
+};
 use tauri::ipc::Channel;
 use tauri::State;
 
@@ -13,13 +18,7 @@ use crate::AppState;
 
 #[tauri::command]
 pub fn publish_templates() -> Vec<TemplateInfo> {
-    compose::templates()
-}
-
-#[tauri::command]
-pub fn render_template(name: String) -> CommandResult<String> {
-    compose::template(&name)
-        .ok_or_else(|| CommandError::invalid_input(format!("no template named {name:?}")))
+    template::infos()
 }
 
 /// A received event as the composer's text: with a fresh id and timestamp unless `as_received`.
@@ -46,7 +45,7 @@ pub fn event_envelope(
 
 #[tauri::command]
 pub fn publish_subject(envelope: String) -> CommandResult<String> {
-    Ok(compose::draft(&envelope)?.subject)
+    Ok(compose::draft(&envelope, true)?.subject)
 }
 
 #[tauri::command]
@@ -56,19 +55,18 @@ pub async fn publish(
     on_progress: Channel<PublishProgress>,
 ) -> CommandResult<PublishOutcome> {
     let client = state.live.publisher()?;
-    state.publish_cancel.store(false, Ordering::Relaxed);
-    Ok(
-        compose::send(&client, &request, &state.publish_cancel, |p| {
-            // A closed window is no reason to stop a send half-way.
-            let _ = on_progress.send(p);
-        })
-        .await?,
-    )
+    let cancel = state.fresh_cancel();
+    Ok(compose::send(&client, &request, &cancel, |p| {
+        // A closed window is no reason to stop a send half-way.
+        let _ = on_progress.send(p);
+    })
+    .await?)
 }
 
+/// Stops the send, replay or scenario run in progress.
 #[tauri::command]
 pub fn cancel_publish(state: State<'_, AppState>) {
-    state.publish_cancel.store(true, Ordering::Relaxed);
+    state.cancel_current();
 }
 
 /// Publishes the newest events of the current view again, unchanged: at `rate_per_sec`, or
@@ -81,11 +79,74 @@ pub async fn replay_view(
 ) -> CommandResult<PublishOutcome> {
     let client = state.live.publisher()?;
     let events = state.live.view_captured(compose::MAX_REPLAY);
-    state.publish_cancel.store(false, Ordering::Relaxed);
+    let cancel = state.fresh_cancel();
     Ok(
-        compose::replay(&client, &events, rate_per_sec, &state.publish_cancel, |p| {
+        compose::replay(&client, &events, rate_per_sec, &cancel, |p| {
             let _ = on_progress.send(p);
         })
         .await?,
     )
+}
+
+fn read_scenario(path: &str, vars: &[(String, String)]) -> CommandResult<scenario::Scenario> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CommandError::invalid_input(format!("cannot read {path}: {e}")))?;
+    let vars = scenario::vars_from_pairs(vars);
+    scenario::parse(&text, &vars)
+        .map_err(|e| CommandError::invalid_input(format!("{}:{e}", file_name(path))))
+}
+
+fn file_name(path: &str) -> String {
+    Path::new(path)
+        .file_name()
+        .map_or_else(|| path.to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+/// Reads and checks a scenario file: its name and steps, or where it is wrong.
+#[tauri::command]
+pub fn scenario_check(path: String, vars: Vec<(String, String)>) -> CommandResult<ScenarioOutline> {
+    let scenario = read_scenario(&path, &vars)?;
+    Ok(scenario::outline(&scenario))
+}
+
+/// Runs a scenario on the connection's NATS server, each step's change sent over `on_update`.
+#[tauri::command]
+pub async fn scenario_run(
+    state: State<'_, AppState>,
+    path: String,
+    vars: Vec<(String, String)>,
+    on_update: Channel<StepUpdate>,
+) -> CommandResult<ScenarioOutcome> {
+    let scenario = read_scenario(&path, &vars)?;
+    let profile = state.profile_for_publishing()?;
+    let cancel = state.fresh_cancel();
+    let report = scenario::run(&scenario, &profile, false, &cancel, |u| {
+        let _ = on_update.send(u.clone());
+    })
+    .await?;
+    Ok(ScenarioOutcome {
+        run_id: report.run_id.clone(),
+        passed: report.passed(),
+        elapsed_ms: report.elapsed.as_millis() as u64,
+        steps: report.steps,
+    })
+}
+
+/// Writes the newest events of the current view (at most 1,000) as a scenario file; how many.
+#[tauri::command]
+pub fn save_scenario(state: State<'_, AppState>, path: String, name: String) -> CommandResult<u32> {
+    let events: Vec<serde_json::Value> = state
+        .live
+        .view_captured(1_000)
+        .iter()
+        .filter_map(|e| serde_json::from_slice(&e.body).ok())
+        .collect();
+    if events.is_empty() {
+        return Err(CommandError::invalid_input(
+            "the view holds no JSON event to save as a scenario",
+        ));
+    }
+    std::fs::write(&path, scenario::from_events(&name, &events))
+        .map_err(|e| CommandError::plain(format!("cannot write {path}: {e}")))?;
+    Ok(events.len() as u32)
 }

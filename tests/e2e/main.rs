@@ -874,3 +874,89 @@ async fn got_ids(app: &App) -> Vec<String> {
         .await;
     serde_json::from_value(ids).unwrap()
 }
+
+/// Answers every `task.created` with a `task.completed` for the same task, as the platform's
+/// task service would.
+fn responder(server: &NatsServer) -> tokio::task::JoinHandle<()> {
+    let url = server.url();
+    tokio::spawn(async move {
+        use futures::StreamExt;
+        let client = async_nats::connect(url).await.unwrap();
+        let mut created = client
+            .subscribe("events.*.tasks.task.created.>")
+            .await
+            .unwrap();
+        while let Some(m) = created.next().await {
+            let mut event: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+            event["eventName"] = "completed".into();
+            event["id"] = format!("{}_done", event["id"].as_str().unwrap()).into();
+            let subject = m.subject.replace(".task.created.", ".task.completed.");
+            client
+                .publish(subject, serde_json::to_vec(&event).unwrap().into())
+                .await
+                .unwrap();
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scenario_runs_step_by_step_and_shows_what_passed_and_what_failed() {
+    let (server, app) = connected_app().await;
+    let _responder = responder(&server);
+    app.wait_connected().await;
+    let dir = tempfile_dir();
+    let path = dir.join("lifecycle.yaml");
+    std::fs::write(
+        &path,
+        r#"name: task lifecycle
+vars: { org: org_qa }
+steps:
+  - name: create
+    publish:
+      template: task.created
+      set:
+        organizationId: "{{ vars.org }}"
+        resourceId: "task_{{ run.id }}"
+  - name: completed
+    expect:
+      filter: 'org:{{ vars.org }} name:task.completed resourceId:task_{{ run.id }}'
+      within: 5s
+  - name: failed too
+    expect:
+      filter: 'name:task.failed resourceId:task_{{ run.id }}'
+      within: 1s
+"#,
+    )
+    .unwrap();
+
+    app.click("scenario-open").await;
+    app.fill("scenario-path", &path.display().to_string()).await;
+    app.keys_into("scenario-path", "\u{e007}").await; // Enter
+    app.wait_text("scenario-name", "task lifecycle").await;
+    app.click("scenario-run").await;
+    app.wait_text_contains("scenario-verdict", "1 of 3 steps failed")
+        .await;
+    let statuses = app
+        .script("return [...document.querySelectorAll(\"[data-testid='scenario-step']\")].map((s) => `${s.dataset.name}:${s.dataset.status}`)")
+        .await;
+    assert_eq!(
+        statuses,
+        json!(["create:passed", "completed:passed", "failed too:failed"])
+    );
+    let message = app.text("scenario-step-message").await;
+    assert!(message.contains("name:task.failed"), "{message}");
+
+    // The completed step's event, shown in the table.
+    app.script("document.querySelectorAll(\"[data-testid='scenario-step']\")[1].click()")
+        .await;
+    app.wait_attr("match-count", "data-count", "1").await;
+    let shown = got_ids(&app).await;
+    assert!(shown[0].ends_with("_done"), "{shown:?}");
+    app.close().await;
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("eventscope-e2e-scenario-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

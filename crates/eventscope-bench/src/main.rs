@@ -5,6 +5,7 @@
 //! filter language over a million held events beside a plain scan of the same store.
 
 mod fanout;
+mod publishing;
 mod window;
 
 use std::io::{BufRead, BufReader, Write};
@@ -106,6 +107,26 @@ enum Cmd {
         #[arg(long)]
         app: Option<std::path::PathBuf>,
     },
+    /// Bulk publish from a template beside a bare async-nats loop publishing the same bytes, and
+    /// the rate a paced send holds.
+    Publish {
+        #[arg(long, default_value_t = 200_000)]
+        count: u64,
+        /// Rounds of each, alternating; the medians are compared.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Rates to check, events per second.
+        #[arg(long, value_delimiter = ',', default_values_t = [1000.0, 5000.0, 20000.0])]
+        rates: Vec<f64>,
+    },
+    /// A scenario of publish/expect pairs while the simulator publishes other traffic.
+    Scenario {
+        #[arg(long, default_value_t = 1000)]
+        pairs: usize,
+        /// Other events per second on the bus.
+        #[arg(long, default_value_t = 5000.0)]
+        background: f64,
+    },
     /// One subscriber process (started by `ingest`).
     #[command(hide = true)]
     Subscriber {
@@ -174,6 +195,14 @@ fn main() -> Result<()> {
             gateway_bin,
         }),
         Cmd::Refilter { events, runs } => refilter(events, runs),
+        Cmd::Publish {
+            count,
+            rounds,
+            rates,
+        } => runtime()?.block_on(publishing::publish(count, rounds, &rates)),
+        Cmd::Scenario { pairs, background } => {
+            runtime()?.block_on(publishing::scenario(pairs, background))
+        }
         Cmd::Window { app } => runtime()?.block_on(window::responsiveness(
             &app.unwrap_or_else(eventscope_window::sibling_app),
         )),

@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::compose::{Captured, ComposeError};
+use crate::compose::ComposeError;
 use crate::facets;
 use crate::filter::{Filter, ParseError};
+use crate::publish::{Captured, PublishError};
 use crate::source::{FirstConnect, Source, SourceCounters, SourceError};
 use crate::store::{EventStore, Incoming, StoreLimits};
 use crate::view::View;
@@ -164,7 +165,7 @@ impl Live {
     /// connection (a gateway only delivers).
     pub fn publisher(&self) -> Result<async_nats::Client, ComposeError> {
         match lock(&self.client).clone() {
-            Some((_, true)) => Err(ComposeError::ReadOnly),
+            Some((_, true)) => Err(PublishError::ReadOnly.into()),
             Some((client, false)) => Ok(client),
             None => Err(ComposeError::NotConnected),
         }
@@ -317,8 +318,8 @@ impl Live {
             .filter_map(|&seq| store.get(seq))
             .map(|e| Captured {
                 subject: e.subject().to_string(),
-                body: e.body().to_vec(),
-                received_ms: e.received_ms(),
+                body: bytes::Bytes::copy_from_slice(e.body()),
+                at_ms: e.received_ms(),
             })
             .collect()
     }

@@ -5,6 +5,7 @@
 //! A header rather than a set of sent ids: nothing to bound or forget, and an event replayed
 //! with the same id by someone else is not mistaken for ours.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use rand::Rng;
@@ -16,6 +17,24 @@ pub const HEADER: &str = "Eventscope-Sent";
 pub fn mark() -> &'static str {
     static MARK: OnceLock<String> = OnceLock::new();
     MARK.get_or_init(|| format!("{:012x}", rand::rng().random::<u64>() & 0xffff_ffff_ffff))
+}
+
+static MARKING: AtomicBool = AtomicBool::new(false);
+
+/// Marks every message this process publishes from now on. The app does (its table shows what
+/// it sent); the CLI does not, since no one but itself could recognise its token and a bulk
+/// send should not pay for a header.
+pub fn mark_outgoing() {
+    MARKING.store(true, Ordering::Relaxed);
+}
+
+/// The headers a message this process publishes carries, when it marks them.
+pub fn headers() -> Option<async_nats::HeaderMap> {
+    MARKING.load(Ordering::Relaxed).then(|| {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(HEADER, mark());
+        headers
+    })
 }
 
 /// Whether headers stored as `name\0value\0` pairs carry this process's mark.

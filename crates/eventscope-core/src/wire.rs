@@ -497,16 +497,17 @@ pub struct NatsContextInfo {
     pub problem: Option<String>,
 }
 
-/// A platform event type the composer can start from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One template of the composer's catalogue (`publish-template`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(test, derive(TS), ts(export))]
 #[serde(rename_all = "camelCase")]
 pub struct TemplateInfo {
-    /// The dotted event name, `task.created`.
+    /// The event type's dotted name, `task.created`: the select's option value.
     pub name: String,
-    /// The service that publishes it, `tasks`.
     pub source: String,
     pub description: String,
+    /// The envelope as pretty JSON, for the editor.
+    pub envelope: String,
 }
 
 /// What the composer asks to send: an envelope, how many times, how fast.
@@ -523,13 +524,14 @@ pub struct PublishRequest {
     pub pinned: bool,
 }
 
-/// How far a send has got.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// How far a send (or a replay) has got; reported about every 100 ms and once at the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(test, derive(TS), ts(export))]
 #[serde(rename_all = "camelCase")]
 pub struct PublishProgress {
     pub sent: u64,
     pub total: u64,
+    pub bytes: u64,
     pub elapsed_ms: u64,
 }
 
@@ -542,4 +544,57 @@ pub struct PublishOutcome {
     pub total: u64,
     pub elapsed_ms: u64,
     pub cancelled: bool,
+}
+
+/// Where a scenario step is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub enum StepStatus {
+    Pending,
+    Running,
+    Passed,
+    Failed,
+    /// Not run: an earlier step failed to publish, or the run was cancelled.
+    Skipped,
+}
+
+/// One step's state, sent as it changes (`scenario-step` with `data-status`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct StepUpdate {
+    /// The step's index in the file, from 0.
+    pub index: u32,
+    pub name: String,
+    /// `publish`, `expect`, `expect_none` or `wait`.
+    pub kind: String,
+    pub status: StepStatus,
+    /// Since the step started.
+    pub elapsed_ms: u64,
+    /// Why it failed (several lines: the filter, how many matched, the closest misses).
+    pub message: Option<String>,
+    /// Ids of the events the step published or matched (at most 1,000), to find them in the
+    /// table.
+    pub event_ids: Vec<String>,
+}
+
+/// A scenario file as the panel shows it before a run: its name and its steps, all pending.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct ScenarioOutline {
+    pub name: String,
+    pub steps: Vec<StepUpdate>,
+}
+
+/// How a run in the app ended: each step's last state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct ScenarioOutcome {
+    pub run_id: String,
+    pub passed: bool,
+    pub elapsed_ms: u64,
+    pub steps: Vec<StepUpdate>,
 }

@@ -1,14 +1,20 @@
 //! The composer's sends against a real nats-server: what arrives, marked as ours, and what is
 //! refused before anything is sent.
 
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use eventscope_core::compose::{self, Captured};
+use bytes::Bytes;
+use eventscope_core::compose;
+use eventscope_core::publish::Captured;
 use eventscope_core::sent;
 use eventscope_core::wire::PublishRequest;
 use eventscope_testkit::NatsServer;
 use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+fn template(name: &str) -> String {
+    serde_json::to_string_pretty(&eventscope_core::template::get(name).unwrap().envelope).unwrap()
+}
 
 async fn received(sub: &mut async_nats::Subscriber) -> Vec<async_nats::Message> {
     let mut got = Vec::new();
@@ -33,13 +39,14 @@ async fn a_template_sent_n_times_arrives_n_times_with_fresh_ids_marked_ours() {
     let client = async_nats::connect(server.url()).await.unwrap();
     let mut sub = client.subscribe("events.>").await.unwrap();
     client.flush().await.unwrap();
-    let text = compose::template("task.created").unwrap();
-    let subject = compose::draft(&text).unwrap().subject;
+    let text = template("task.created");
+    let subject = compose::draft(&text, false).unwrap().subject;
+    sent::mark_outgoing();
     let mut reports = Vec::new();
     let outcome = compose::send(
         &client,
         &request(text, 25, Some(500.0)),
-        &AtomicBool::new(false),
+        &CancellationToken::new(),
         |p| reports.push(p.sent),
     )
     .await
@@ -70,11 +77,11 @@ async fn a_template_sent_n_times_arrives_n_times_with_fresh_ids_marked_ours() {
 async fn a_cancelled_send_stops_and_says_how_far_it_got() {
     let server = NatsServer::start();
     let client = async_nats::connect(server.url()).await.unwrap();
-    let cancel = AtomicBool::new(false);
-    let text = compose::template("task.created").unwrap();
+    let cancel = CancellationToken::new();
+    let text = template("task.created");
     let outcome = compose::send(&client, &request(text, 1_000, Some(100.0)), &cancel, |p| {
         if p.sent >= 5 {
-            cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+            cancel.cancel();
         }
     })
     .await
@@ -89,9 +96,8 @@ async fn what_cannot_go_is_refused_before_anything_is_sent() {
     let client = async_nats::connect(server.url()).await.unwrap();
     let mut sub = client.subscribe("events.>").await.unwrap();
     client.flush().await.unwrap();
-    let no = AtomicBool::new(false);
-    let mut big: serde_json::Value =
-        serde_json::from_str(&compose::template("task.created").unwrap()).unwrap();
+    let no = CancellationToken::new();
+    let mut big: serde_json::Value = serde_json::from_str(&template("task.created")).unwrap();
     big["payload"]["notes"] = "x".repeat(2 * 1024 * 1024).into();
     let err = compose::send(&client, &request(big.to_string(), 1, None), &no, |_| {})
         .await
@@ -101,7 +107,7 @@ async fn what_cannot_go_is_refused_before_anything_is_sent() {
             .contains("over the server's limit of 1048576 bytes"),
         "{err}"
     );
-    let ok = compose::template("task.created").unwrap();
+    let ok = template("task.created");
     let err = compose::send(&client, &request(ok.clone(), 0, None), &no, |_| {})
         .await
         .unwrap_err();
@@ -116,13 +122,13 @@ async fn what_cannot_go_is_refused_before_anything_is_sent() {
     let events = vec![
         Captured {
             subject: "events.a".into(),
-            body: b"{}".to_vec(),
-            received_ms: 0,
+            body: Bytes::from_static(b"{}"),
+            at_ms: 0,
         },
         Captured {
             subject: "events.b".into(),
-            body: vec![b' '; 2 * 1024 * 1024],
-            received_ms: 1,
+            body: vec![b' '; 2 * 1024 * 1024].into(),
+            at_ms: 1,
         },
     ];
     assert!(compose::replay(&client, &events, None, &no, |_| {})
@@ -140,12 +146,12 @@ async fn a_replay_sends_the_events_unchanged_in_their_order() {
     let events: Vec<Captured> = (0..10)
         .map(|i| Captured {
             subject: format!("events.org_1.tasks.task.created.t{i}"),
-            body: format!(r#"{{"id":"e{i}"}}"#).into_bytes(),
-            received_ms: 1_000 + i * 20,
+            body: format!(r#"{{"id":"e{i}"}}"#).into_bytes().into(),
+            at_ms: 1_000 + i * 20,
         })
         .collect();
     for rate in [None, Some(1_000.0)] {
-        let outcome = compose::replay(&client, &events, rate, &AtomicBool::new(false), |_| {})
+        let outcome = compose::replay(&client, &events, rate, &CancellationToken::new(), |_| {})
             .await
             .unwrap();
         assert_eq!(outcome.sent, 10);
@@ -156,7 +162,7 @@ async fn a_replay_sends_the_events_unchanged_in_their_order() {
             .collect();
         let sent: Vec<(String, Vec<u8>)> = events
             .iter()
-            .map(|e| (e.subject.clone(), e.body.clone()))
+            .map(|e| (e.subject.clone(), e.body.to_vec()))
             .collect();
         assert_eq!(seen, sent, "{rate:?}");
     }

@@ -56,10 +56,8 @@ export interface Backend {
   deleteView(name: string): Promise<SavedViews>;
   /** This build's version and the connected server's. */
   about(): Promise<About>;
-  /** The platform's event types the composer starts from. */
+  /** The platform's event types the composer starts from, each with its envelope. */
   publishTemplates(): Promise<TemplateInfo[]>;
-  /** A template rendered into an envelope (JSON text, fresh id and timestamp). */
-  renderTemplate(name: string): Promise<string>;
   /** A received event's envelope as JSON text, for re-publishing; rejects with `evicted`. */
   eventEnvelope(seq: number, asReceived: boolean): Promise<string>;
   /** The subject an envelope publishes on; rejects with `invalid_input` saying why there is none. */
@@ -144,7 +142,6 @@ const tauriBackend: Backend = {
   deleteView: (name) => call<SavedViews>("delete_view", { name }),
   about: () => call<About>("about"),
   publishTemplates: () => call<TemplateInfo[]>("publish_templates"),
-  renderTemplate: (name) => call<string>("render_template", { name }),
   eventEnvelope: (seq, asReceived) => call<string>("event_envelope", { seq, asReceived }),
   publishSubject: (envelope) => call<string>("publish_subject", { envelope }),
   async publish(request, onProgress) {

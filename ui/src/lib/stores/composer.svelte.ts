@@ -60,8 +60,9 @@ export class ComposerStore {
 
   async pick(name: string): Promise<void> {
     this.template = name;
-    if (name === "") return;
-    await this.load(() => request((b) => b.renderTemplate(name)));
+    const template = this.templates.find((t) => t.name === name);
+    if (!template) return;
+    await this.load(async () => template.envelope);
   }
 
   private async load(get: () => Promise<string>): Promise<void> {
@@ -95,7 +96,7 @@ export class ComposerStore {
     this.sending = true;
     this.outcome = null;
     this.sendError = null;
-    this.progress = { sent: 0, total: Math.max(1, this.count), elapsedMs: 0 };
+    this.progress = { sent: 0, total: Math.max(1, this.count), bytes: 0, elapsedMs: 0 };
     try {
       this.outcome = await request((b) =>
         b.publish(

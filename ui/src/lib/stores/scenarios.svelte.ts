@@ -26,8 +26,10 @@ export class ScenariosStore {
     if (!this.running) this.isOpen = false;
   }
 
-  /** Reads and checks a scenario file; an invalid one says where. */
-  async load(path: string): Promise<void> {
+  /** Reads and checks a scenario file; an invalid one says where. The same file again is only
+   * read again when `force`d (Enter), not when the field merely loses focus. */
+  async load(path: string, force = true): Promise<void> {
+    if (!force && path === this.path && this.outline !== null) return;
     this.path = path;
     this.error = null;
     this.verdict = null;
