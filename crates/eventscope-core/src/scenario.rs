@@ -1165,6 +1165,28 @@ steps:
         assert_eq!(rids("resourceId:a OR name:x.y"), None);
     }
 
+    /// The app runs scenarios and sends in tasks of their own.
+    #[allow(dead_code)]
+    fn runs_and_sends_can_be_spawned(
+        s: Scenario,
+        profile: ConnectionProfile,
+        prepared: Prepared,
+        client: async_nats::Client,
+    ) {
+        tokio::spawn(
+            async move { run(&s, &profile, false, &CancellationToken::new(), |_| {}).await },
+        );
+        tokio::spawn(async move {
+            let pace = Pace {
+                count: 1,
+                rate: None,
+            };
+            prepared
+                .send(&client, pace, &CancellationToken::new(), |_| {})
+                .await
+        });
+    }
+
     #[test]
     fn durations() {
         let d = |t: &str| parse_duration(t).map(|d| d.as_millis());
