@@ -369,6 +369,27 @@ async fn invalid_files_exit_2_with_the_file_position_before_connecting() {
         (out.status.code(), text(&out.stdout)),
         (Some(0), format!("{valid}: 4 steps, valid\n"))
     );
+
+    // Read-only: a scenario that publishes is refused before connecting.
+    let out = run(
+        &[
+            "scenario",
+            "run",
+            &valid,
+            "--nats-url",
+            "nats://127.0.0.1:1",
+        ],
+        &[("EVENTSCOPE_READ_ONLY", "1")],
+    )
+    .await;
+    assert_eq!(
+        (out.status.code(), text(&out.stderr)),
+        (
+            Some(1),
+            "error: EVENTSCOPE_READ_ONLY is set: publishing is refused: the connection is read-only\n"
+                .to_string()
+        )
+    );
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@
 //! since the start in an [`EventStore`]: an expectation sees events that arrived before its step
 //! began, and evaluates them with the same filter code as the table.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -508,10 +508,7 @@ pub async fn run(
         // The subscriptions are in place on the server before anything is published.
         let _ = s.client().flush().await;
     }
-    let mut inbox = Inbox {
-        store: EventStore::new(STORE_LIMITS),
-        closed: false,
-    };
+    let mut inbox = Inbox::new();
 
     let mut updates: Vec<StepUpdate> = scenario
         .steps
@@ -623,20 +620,69 @@ fn subjects(scenario: &Scenario, engine: &Engine, scope: &Scope) -> Vec<String> 
 struct Inbox {
     store: EventStore,
     closed: bool,
+    /// Sequence numbers by resource id: an expectation that names its resource (most do)
+    /// looks at those events only, not at everything the bus carried since the start.
+    by_resource: HashMap<Box<str>, Vec<u64>>,
+    indexed: usize,
 }
 
+/// Entries the resource index may hold before it is rebuilt from what the store still holds.
+const MAX_INDEXED: usize = 2 * STORE_LIMITS.capacity;
+
 impl Inbox {
+    fn new() -> Inbox {
+        Inbox {
+            store: EventStore::new(STORE_LIMITS),
+            closed: false,
+            by_resource: HashMap::new(),
+            indexed: 0,
+        }
+    }
+
     fn take(&mut self, batch: crate::source::MessageBatch) {
         let now = chrono::Utc::now().timestamp_millis();
         batch.for_each(|subject, headers, body| {
-            self.store.push(Incoming {
+            let seq = self.store.push(Incoming {
                 subject,
                 headers,
                 body,
                 received_ms: now,
             });
+            if let Some(ev) = self.store.get(seq) {
+                let rid = ev.resource_id();
+                match self.by_resource.get_mut(rid) {
+                    Some(seqs) => seqs.push(seq),
+                    None => {
+                        self.by_resource.insert(rid.into(), vec![seq]);
+                    }
+                }
+                self.indexed += 1;
+            }
             true
         });
+        if self.indexed > MAX_INDEXED {
+            let first = self.store.first_seq();
+            self.by_resource.retain(|_, seqs| {
+                seqs.retain(|s| *s >= first);
+                !seqs.is_empty()
+            });
+            self.indexed = self.by_resource.values().map(Vec::len).sum();
+        }
+    }
+
+    /// The held events with one of these resource ids, in order.
+    fn of_resources(&self, rids: &[String]) -> Vec<u64> {
+        let first = self.store.first_seq();
+        let mut seqs: Vec<u64> = rids
+            .iter()
+            .filter_map(|r| self.by_resource.get(r.as_str()))
+            .flatten()
+            .copied()
+            .filter(|s| *s >= first)
+            .collect();
+        seqs.sort_unstable();
+        seqs.dedup();
+        seqs
     }
 
     /// Stores what arrives until `deadline` or the first batch, whichever is first.
@@ -725,17 +771,34 @@ async fn run_step(
             let deadline = Instant::now() + *within;
             let mut matched: Vec<u64> = Vec::new();
             let mut next = inbox.store.first_seq();
+            let rids = resource_ids(&filter);
             inbox.drain(source).await;
             loop {
                 let now_ms = chrono::Utc::now().timestamp_millis();
-                next = next.max(inbox.store.first_seq());
-                while next < inbox.store.next_seq() {
-                    if let Some(ev) = inbox.store.get(next) {
-                        if filter.matches(&ev, now_ms) {
-                            matched.push(next);
+                match &rids {
+                    Some(rids) => {
+                        matched = inbox
+                            .of_resources(rids)
+                            .into_iter()
+                            .filter(|s| {
+                                inbox
+                                    .store
+                                    .get(*s)
+                                    .is_some_and(|ev| filter.matches(&ev, now_ms))
+                            })
+                            .collect();
+                    }
+                    None => {
+                        next = next.max(inbox.store.first_seq());
+                        while next < inbox.store.next_seq() {
+                            if let Some(ev) = inbox.store.get(next) {
+                                if filter.matches(&ev, now_ms) {
+                                    matched.push(next);
+                                }
+                            }
+                            next += 1;
                         }
                     }
-                    next += 1;
                 }
                 if matched.len() as u64 >= *count {
                     let ids = ids_of(&inbox.store, &matched);
@@ -789,6 +852,23 @@ async fn run_step(
             }
         }
     }
+}
+
+/// The resource ids every event the filter can match has, when the filter names them (its
+/// subjects all have a literal resource id token).
+fn resource_ids(filter: &Filter) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    for subject in filter.subjects() {
+        let token = subject.split('.').nth(5)?;
+        if token == "*" || token == ">" {
+            return None;
+        }
+        // A filter's subjects come with and without metadata tokens: one id, several subjects.
+        if !out.iter().any(|o| o == token) {
+            out.push(token.to_string());
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 fn render_filter(
@@ -1100,6 +1180,44 @@ steps:
             "{:?}",
             started.elapsed()
         );
+    }
+
+    #[test]
+    fn expectations_that_name_their_resources_look_at_those_only() {
+        let rids = |q: &str| resource_ids(&Filter::parse(q).unwrap());
+        assert_eq!(
+            rids("name:task.completed resourceId:task_1"),
+            Some(vec!["task_1".to_string()])
+        );
+        assert_eq!(
+            rids("resourceId:a,b org:o"),
+            Some(vec!["a".to_string(), "b".to_string()])
+        );
+        assert_eq!(rids("name:task.completed"), None);
+        assert_eq!(rids("resourceId:task_*"), None);
+        assert_eq!(rids("resourceId:a OR name:x.y"), None);
+    }
+
+    /// The app runs scenarios and sends in tasks of their own.
+    #[allow(dead_code)]
+    fn runs_and_sends_can_be_spawned(
+        s: Scenario,
+        profile: ConnectionProfile,
+        prepared: Prepared,
+        client: async_nats::Client,
+    ) {
+        tokio::spawn(
+            async move { run(&s, &profile, false, &CancellationToken::new(), |_| {}).await },
+        );
+        tokio::spawn(async move {
+            let pace = Pace {
+                count: 1,
+                rate: None,
+            };
+            prepared
+                .send(&client, pace, &CancellationToken::new(), |_| {})
+                .await
+        });
     }
 
     #[test]

@@ -149,19 +149,23 @@ pub fn ulid() -> String {
 
 /// The current time as the platform writes it (RFC 3339, milliseconds, `Z`).
 pub fn now() -> String {
+    with_time(Utc::now(), str::to_string)
+}
+
+/// Calls `f` with `time` as [`now`] writes it. A bulk send stamps hundreds of events per
+/// millisecond: formatting once per millisecond took a third of its time.
+pub(crate) fn with_time<T>(time: chrono::DateTime<Utc>, f: impl FnOnce(&str) -> T) -> T {
     thread_local! {
-        // A bulk send stamps hundreds of events per millisecond: formatting once per
-        // millisecond took a third of its time.
-        static LAST: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((i64::MIN, String::new())) };
+        static LAST: std::cell::RefCell<(i64, String)> =
+            const { std::cell::RefCell::new((i64::MIN, String::new())) };
     }
-    let now = Utc::now();
-    let ms = now.timestamp_millis();
+    let ms = time.timestamp_millis();
     LAST.with(|last| {
         let mut last = last.borrow_mut();
         if last.0 != ms {
-            *last = (ms, now.to_rfc3339_opts(SecondsFormat::Millis, true));
+            *last = (ms, time.to_rfc3339_opts(SecondsFormat::Millis, true));
         }
-        last.1.clone()
+        f(&last.1)
     })
 }
 
