@@ -22,9 +22,21 @@ pub const DEFAULT_SEND_QUEUE: usize = 4096;
 pub const DEFAULT_MAX_MISSED: u64 = 10_000;
 /// Longest subscription id, in bytes.
 pub const MAX_ID_BYTES: usize = 128;
+/// Longest topic, in bytes. The platform's scheme needs far less; nats-server drops a
+/// connection whose control line (`SUB <subject> <sid>`) exceeds 4 KiB, so a longer topic must
+/// never reach it.
+pub const MAX_TOPIC_BYTES: usize = 1024;
+/// Longest part of a client's request an `error` frame or a log line repeats, in bytes.
+pub const MAX_ECHO_BYTES: usize = 200;
+/// Bytes queued for one client before it is counted as lagging (events) or closed (answers).
+pub const DEFAULT_SEND_QUEUE_BYTES: usize = 4 << 20;
 
 /// The server is shutting down (WebSocket "going away").
 pub const CLOSE_GOING_AWAY: u16 = 1001;
+/// A text frame that is not UTF-8 (WebSocket "invalid frame payload data").
+pub const CLOSE_INVALID_DATA: u16 = 1007;
+/// A message larger than the transport reads (WebSocket "message too big").
+pub const CLOSE_TOO_BIG: u16 = 1009;
 /// No pong within two heartbeat intervals.
 pub const CLOSE_NO_PONG: u16 = 4008;
 /// The client fell behind by more than the second bound of its send queue.
