@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 
 use crate::facets;
 use crate::filter::{Filter, ParseError};
+use crate::source::gateway::GatewayToken;
 use crate::source::{FirstConnect, Source, SourceCounters, SourceError};
 use crate::store::{EventStore, Incoming, StoreLimits};
 use crate::view::View;
@@ -56,6 +57,8 @@ pub struct Live {
     status: watch::Sender<SourceStatus>,
     task: Mutex<Option<JoinHandle<()>>>,
     rate: Mutex<RateMeter>,
+    /// Gives the gateway source a fresher token (none for NATS).
+    gateway_token: Mutex<Option<GatewayToken>>,
 }
 
 impl Live {
@@ -72,6 +75,7 @@ impl Live {
             status,
             task: Mutex::new(None),
             rate: Mutex::new(RateMeter::default()),
+            gateway_token: Mutex::new(None),
         })
     }
 
@@ -85,9 +89,23 @@ impl Live {
         let counters = Arc::new(SourceCounters::default());
         let source = Source::connect(profile, first, counters.clone(), self.status.clone()).await?;
         *lock(&self.counters) = counters;
+        *lock(&self.gateway_token) = source.gateway_token();
         let live = Arc::clone(self);
         *lock(&self.task) = Some(tokio::spawn(async move { live.ingest(source).await }));
         Ok(())
+    }
+
+    /// Gives the gateway source a fresher token for the same user: it re-authenticates the open
+    /// connection with it (`reauth`) and uses it for every later one, so the stream does not
+    /// stop at the old token's expiry. False when the source is not a gateway.
+    pub fn set_gateway_token(&self, token: &str) -> bool {
+        match &*lock(&self.gateway_token) {
+            Some(setter) => {
+                setter.set(token);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Stops the source; what was received stays.
@@ -128,8 +146,11 @@ impl Live {
             }
         }
         self.status.send_modify(|s| {
-            s.state = ConnectionState::Disconnected;
-            s.reason = Some("subscription ended".into());
+            // A source that stopped for a reason of its own (an expired gateway token) said so.
+            if s.state != ConnectionState::Disconnected || s.reason.is_none() {
+                s.state = ConnectionState::Disconnected;
+                s.reason = Some("subscription ended".into());
+            }
         });
     }
 

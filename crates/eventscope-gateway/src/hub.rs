@@ -63,7 +63,8 @@ fn event_size(subscription: &str, frame: &EventFrame) -> usize {
 /// One client's queue of frames to write, and what it missed.
 pub struct Outbox {
     tx: mpsc::Sender<Item>,
-    grant: Grant,
+    /// What the connection's token allows; replaced by a `reauth`.
+    grant: RwLock<Grant>,
     max_missed: u64,
     max_bytes: usize,
     /// Bytes queued and not yet taken by the writer.
@@ -89,7 +90,7 @@ impl Outbox {
     ) -> Outbox {
         Outbox {
             tx,
-            grant,
+            grant: RwLock::new(grant),
             max_missed,
             max_bytes,
             bytes: AtomicUsize::new(0),
@@ -162,6 +163,11 @@ impl Outbox {
         self.closing.get().copied()
     }
 
+    /// From now on, events are checked against `grant` (a `reauth` with other orgs).
+    pub fn set_grant(&self, grant: Grant) {
+        *write(&self.grant) = grant;
+    }
+
     /// Events missed and not yet reported (for the last `lagged` frame before 4009).
     pub fn take_missed(&self) -> u64 {
         self.missed.swap(0, Ordering::Relaxed)
@@ -173,7 +179,12 @@ impl Outbox {
             return;
         }
         // Authorization happened at subscribe; this second check makes a leak take two bugs.
-        if !self.grant.allows_subject(subject) {
+        let allowed = self
+            .grant
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .allows_subject(subject);
+        if !allowed {
             tracing::error!(
                 subject,
                 "refused to deliver an event outside the token's orgs"

@@ -289,7 +289,7 @@ fn nats_connected(shared: &Shared) -> bool {
     shared.hub.client().connection_state() == async_nats::connection::State::Connected
 }
 
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)

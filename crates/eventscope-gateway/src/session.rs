@@ -9,13 +9,14 @@ use std::time::{Duration, Instant};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use eventscope_core::gateway::protocol::{
     ClientFrame, ErrorCode, NatsState, ServerFrame, CLOSE_GOING_AWAY, CLOSE_INVALID_DATA,
-    CLOSE_NO_PONG, CLOSE_TOO_BIG, CLOSE_TOO_SLOW, MAX_ID_BYTES, MAX_TOPIC_BYTES,
+    CLOSE_NO_PONG, CLOSE_TOKEN_EXPIRED, CLOSE_TOO_BIG, CLOSE_TOO_SLOW, MAX_ID_BYTES,
+    MAX_TOPIC_BYTES,
 };
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, watch};
 
-use crate::auth::{Claims, Grant, TopicRefusal};
+use crate::auth::{self, Claims, Grant, TopicRefusal};
 use crate::echo::{self, shown};
 use crate::hub::{Item, Outbox, Target};
 use crate::metrics::Metrics;
@@ -62,11 +63,14 @@ pub async fn run(socket: WebSocket, claims: Claims, shared: Arc<Shared>) {
     let mut state = State {
         grant: Grant::new(&claims.orgs),
         refusals: RefusalLog::new(shown(&claims.sub)),
+        expires: expiry(claims.exp),
         claims,
         subscriptions: HashMap::new(),
     };
     let ending = {
         let write = write(sink, rx, &outbox, &shared, started, &last_pong);
+        // `read` ends at the token's expiry too: the writer then sends what is queued, the
+        // `token_expired` error last, and closes with 4001.
         let read = read(stream, &outbox, &shared, started, &last_pong, &mut state);
         tokio::pin!(write, read);
         tokio::select! {
@@ -105,6 +109,17 @@ struct State {
     /// Subscription id → its topic and hub key.
     subscriptions: HashMap<String, (String, u64)>,
     refusals: RefusalLog,
+    /// When `claims` expire.
+    expires: tokio::time::Instant,
+}
+
+/// The instant a token with this `exp` expires.
+fn expiry(exp: i64) -> tokio::time::Instant {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let left = exp.saturating_mul(1000).saturating_sub(now_ms).max(0);
+    tokio::time::Instant::now() + Duration::from_millis(left as u64)
 }
 
 /// Writes queued frames, pings and status changes; returns why it stopped.
@@ -127,7 +142,7 @@ async fn write(
         let first = tokio::select! {
             biased;
             () = stopped(&mut shutdown) => return going_away(&mut sink).await,
-            () = outbox.slow.notified() => return ended(&mut sink, outbox, metrics).await,
+            () = outbox.slow.notified() => return ended(&mut sink, &mut rx, outbox, metrics).await,
             _ = ping.tick() => {
                 let since = started.elapsed().as_millis() as u64 - last_pong.load(Ordering::Relaxed);
                 if since > 2 * heartbeat.as_millis() as u64 {
@@ -172,7 +187,7 @@ async fn write(
         match stop {
             None => {}
             Some(Stop::Shutdown) => return going_away(&mut sink).await,
-            Some(Stop::TooSlow) => return ended(&mut sink, outbox, metrics).await,
+            Some(Stop::TooSlow) => return ended(&mut sink, &mut rx, outbox, metrics).await,
             Some(Stop::NoPong) => return no_pong(&mut sink, metrics).await,
             Some(Stop::WriteFailed) => return "write failed",
         }
@@ -191,9 +206,10 @@ async fn going_away(sink: &mut SplitSink<WebSocket, Message>) -> &'static str {
     "gateway shutting down"
 }
 
-/// Closes for the reason the outbox holds: the reader's (1007, 1009, ...) or too slow.
+/// Closes for the reason the outbox holds: the reader's (1007, 1009, 4001) or too slow.
 async fn ended(
     sink: &mut SplitSink<WebSocket, Message>,
+    rx: &mut mpsc::Receiver<Item>,
     outbox: &Outbox,
     metrics: &Metrics,
 ) -> &'static str {
@@ -201,6 +217,16 @@ async fn ended(
         Some((code, reason)) => {
             if code == CLOSE_TOO_SLOW {
                 Metrics::add(&metrics.slow_disconnects, 1);
+            } else {
+                // What was queued before the reason arose goes first (the `token_expired`
+                // error, the answers before an oversized message), as far as the client reads.
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+                    while let Ok(item) = rx.try_recv() {
+                        sink.feed(render(item, outbox, metrics)).await?;
+                    }
+                    sink.flush().await
+                })
+                .await;
             }
             close(sink, code, reason).await;
             reason
@@ -278,7 +304,22 @@ async fn read(
     state: &mut State,
 ) -> Option<(u16, &'static str)> {
     loop {
-        let message = match stream.next().await {
+        let next = tokio::select! {
+            next = stream.next() => next,
+            () = tokio::time::sleep_until(state.expires) => {
+                let expired = ServerFrame::Error {
+                    id: None,
+                    code: ErrorCode::TokenExpired,
+                    message: format!(
+                        "the token expired at {} (seconds since the epoch); connect again with a fresh token, or send `reauth` before `exp`",
+                        state.claims.exp
+                    ),
+                };
+                outbox.send(expired.to_json()).await;
+                return Some((CLOSE_TOKEN_EXPIRED, "the token expired"));
+            }
+        };
+        let message = match next {
             None => return None,
             Some(Ok(message)) => message,
             Some(Err(e)) => {
@@ -426,30 +467,31 @@ async fn request(
             text.len(),
             limits.max_frame_bytes
         );
-        return Some(refusals.refuse(None, ErrorCode::Limit, message, text));
+        // Only its size is logged: a frame may hold anything, a token included.
+        return Some(refusals.refuse(None, ErrorCode::Limit, message.clone(), &message));
     }
     let frame = match ClientFrame::parse(text) {
         Ok(frame) => frame,
         Err((id, message)) => {
-            return Some(refusals.refuse(id, ErrorCode::BadRequest, message, text))
+            return Some(refusals.refuse(id, ErrorCode::BadRequest, message.clone(), &message))
         }
     };
     match frame {
         ClientFrame::Subscribe { id, topic } => {
             if id.is_empty() || id.len() > MAX_ID_BYTES {
                 let message = format!("a subscription id has 1 to {MAX_ID_BYTES} bytes");
-                return Some(refusals.refuse(Some(id), ErrorCode::BadRequest, message, text));
+                return Some(refusals.refuse(Some(id), ErrorCode::BadRequest, message, &topic));
             }
             if subscriptions.contains_key(&id) {
                 let message = format!("subscription {id:?} already exists");
-                return Some(refusals.refuse(Some(id), ErrorCode::BadRequest, message, text));
+                return Some(refusals.refuse(Some(id), ErrorCode::BadRequest, message, &topic));
             }
             if subscriptions.len() >= limits.max_subscriptions {
                 let message = format!(
                     "a connection may hold {} subscriptions",
                     limits.max_subscriptions
                 );
-                return Some(refusals.refuse(Some(id), ErrorCode::Limit, message, text));
+                return Some(refusals.refuse(Some(id), ErrorCode::Limit, message, &topic));
             }
             // Before anything parses it, and long before NATS: a subject over nats-server's
             // control line limit makes it drop the gateway's connection, every client's.
@@ -493,6 +535,7 @@ async fn request(
             subscriptions.insert(id, (pattern.to_string(), key));
             None
         }
+        ClientFrame::Reauth { token } => reauth(&token, outbox, shared, state).await,
         ClientFrame::Unsubscribe { id } => match subscriptions.remove(&id) {
             Some((topic, key)) => {
                 // Detached first: every event queued before `unsubscribed` was for it, none after.
@@ -501,8 +544,75 @@ async fn request(
             }
             None => {
                 let message = format!("no subscription {:?}", echo::prefix(&id, MAX_ID_BYTES));
-                Some(refusals.refuse(Some(id), ErrorCode::BadRequest, message, text))
+                Some(refusals.refuse(Some(id), ErrorCode::BadRequest, message.clone(), &message))
             }
         },
     }
+}
+
+/// A `reauth`: a fresh token for the same `sub` replaces the connection's claims. Its orgs apply
+/// from here on: the subscriptions they no longer allow are ended (`unsubscribed`) before the
+/// answer, `reauthenticated`. A refused token changes nothing (the old one still runs out).
+async fn reauth(
+    token: &str,
+    outbox: &Arc<Outbox>,
+    shared: &Shared,
+    state: &mut State,
+) -> Option<String> {
+    // The token itself is never logged: only why it was refused.
+    let claims = match auth::verify(token, &shared.config.verifier, crate::unix_now()) {
+        Ok(claims) => claims,
+        Err(e) => {
+            let message = format!("the new token is refused ({}): {e}", e.code());
+            return Some(state.refusals.refuse(
+                None,
+                ErrorCode::Unauthorized,
+                message,
+                &format!("reauth: {}", e.code()),
+            ));
+        }
+    };
+    if claims.sub != state.claims.sub {
+        let message = format!(
+            "the new token is for another user ({:?}, not {:?})",
+            echo::prefix(&claims.sub, MAX_ID_BYTES),
+            echo::prefix(&state.claims.sub, MAX_ID_BYTES)
+        );
+        return Some(state.refusals.refuse(
+            None,
+            ErrorCode::Unauthorized,
+            message,
+            "reauth: another sub",
+        ));
+    }
+    let grant = Grant::new(&claims.orgs);
+    // Narrowed first, so no event of an org the new token lacks is delivered from here on.
+    outbox.set_grant(grant.clone());
+    let ended: Vec<String> = state
+        .subscriptions
+        .iter()
+        .filter(|(_, (topic, _))| grant.authorize(topic).is_err())
+        .map(|(id, _)| id.clone())
+        .collect();
+    for id in ended {
+        if let Some((topic, key)) = state.subscriptions.remove(&id) {
+            shared.hub.detach(&topic, key).await;
+            if !outbox
+                .send(ServerFrame::Unsubscribed { id }.to_json())
+                .await
+            {
+                return None;
+            }
+        }
+    }
+    tracing::info!(sub = %shown(&claims.sub), orgs = ?claims.orgs, "client reauthenticated");
+    state.expires = expiry(claims.exp);
+    state.grant = grant;
+    let answer = ServerFrame::Reauthenticated {
+        sub: claims.sub.clone(),
+        orgs: claims.orgs.clone(),
+        exp: claims.exp,
+    };
+    state.claims = claims;
+    Some(answer.to_json())
 }
