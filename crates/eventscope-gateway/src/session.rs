@@ -118,7 +118,12 @@ fn expiry(exp: i64) -> tokio::time::Instant {
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
-    let left = exp.saturating_mul(1000).saturating_sub(now_ms).max(0);
+    // Capped at ten years: an absurd `exp` (a valid NumericDate) must not overflow a deadline.
+    const MAX_LEFT_MS: i64 = 10 * 365 * 24 * 3600 * 1000;
+    let left = exp
+        .saturating_mul(1000)
+        .saturating_sub(now_ms)
+        .clamp(0, MAX_LEFT_MS);
     tokio::time::Instant::now() + Duration::from_millis(left as u64)
 }
 

@@ -194,6 +194,9 @@ async fn tokens_are_read_as_rfc_7519_says() {
         &format!(r#"{{"sub":"u","orgs":["org_1"],"exp":{exp}.5}}"#),
     );
     assert_eq!(upgrade(&url, Some(&bearer(&fractional))).await, welcome);
+    // However far away, as long as it is a number.
+    let far = forged(header, r#"{"sub":"u","orgs":["org_1"],"exp":1e300}"#);
+    assert_eq!(upgrade(&url, Some(&bearer(&far))).await, welcome);
     // Not before a second that has not come.
     let early = forged(
         header,
