@@ -71,16 +71,20 @@ pub async fn run(args: TailArgs) -> Result<()> {
             batch = source.next_batch() => batch,
             changed = status.changed() => {
                 // A topic the gateway refuses ends the command with the gateway's words.
-                let refused = changed.ok().and_then(|()| {
-                    status.borrow_and_update().gateway.as_ref()?.errors.first().cloned()
-                });
-                if let Some(error) = refused {
-                    bail!("the gateway refused {error}");
+                let ending = changed.ok().and_then(|()| gateway_ending(&status.borrow_and_update()));
+                if let Some(ending) = ending {
+                    bail!("{ending}");
                 }
                 continue;
             }
         };
-        let Some(batch) = batch else { bail!("{ended}") };
+        let Some(batch) = batch else {
+            // The source may stop (an expired token) before its last status is seen above.
+            if let Some(ending) = gateway_ending(&status.borrow()) {
+                bail!("{ending}");
+            }
+            bail!("{ended}")
+        };
         // Everything that had arrived goes out in one write and one flush.
         let mut printed = Ok(());
         batch.for_each(
@@ -96,6 +100,16 @@ pub async fn run(args: TailArgs) -> Result<()> {
         output.printer.flush()?;
     }
     Ok(())
+}
+
+/// What ends `tail` in the gateway's words: a refused topic, or the token running out (the
+/// gateway closes with 4001 right after `token_expired`: not a refusal).
+fn gateway_ending(status: &SourceStatus) -> Option<String> {
+    let error = status.gateway.as_ref()?.errors.first()?;
+    Some(match error.strip_prefix("token_expired: ") {
+        Some(expired) => format!("the gateway closed the connection: {expired}"),
+        None => format!("the gateway refused {error}"),
+    })
 }
 
 /// The gateway token from the environment variable `--token-env` names (never an argument: it
