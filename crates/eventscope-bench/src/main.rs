@@ -4,6 +4,7 @@
 //! nats-server. The shared machine's noise cancels out in the ratios. `refilter` times the
 //! filter language over a million held events beside a plain scan of the same store.
 
+mod attacks;
 mod fanout;
 mod publishing;
 mod window;
@@ -79,6 +80,24 @@ enum Cmd {
         /// Seconds of publishing.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// The gateway binary (default: beside this one).
+        #[arg(long)]
+        gateway_bin: Option<std::path::PathBuf>,
+    },
+    /// Hostile clients (issue 15): a well-behaved client's deliveries and p99 latency under
+    /// each attack (long topic, refusal flood, non-reading clients, 300 silent connections)
+    /// beside a run with no attack, and the gateway's peak memory.
+    Attacks {
+        /// The gateway binary (default: beside this one).
+        #[arg(long)]
+        gateway_bin: Option<std::path::PathBuf>,
+    },
+    /// 110 clients at 10,000 events/s while clients join, leave and misbehave on a schedule;
+    /// deliveries to the steady clients and the gateway's memory over time.
+    Soak {
+        /// Minutes of publishing.
+        #[arg(long, default_value_t = 10)]
+        minutes: u64,
         /// The gateway binary (default: beside this one).
         #[arg(long)]
         gateway_bin: Option<std::path::PathBuf>,
@@ -203,6 +222,11 @@ fn main() -> Result<()> {
         Cmd::Scenario { pairs, background } => {
             runtime()?.block_on(publishing::scenario(pairs, background))
         }
+        Cmd::Attacks { gateway_bin } => attacks::attacks(gateway_bin),
+        Cmd::Soak {
+            minutes,
+            gateway_bin,
+        } => attacks::soak(minutes, gateway_bin),
         Cmd::Window { app } => runtime()?.block_on(window::responsiveness(
             &app.unwrap_or_else(eventscope_window::sibling_app),
         )),

@@ -72,6 +72,10 @@ pub struct TailArgs {
     /// instead of the bus; `-` reads stdin
     #[arg(long, value_name = "PATH", conflicts_with = "subjects")]
     pub from_file: Option<String>,
+    /// With --from-file: a longer line is printed as one invalid entry naming its line number,
+    /// and skipped without being held in memory
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_LINE_BYTES, requires = "from_file")]
+    pub max_line_bytes: usize,
     /// Watch through the platform's WebSocket gateway at this URL (ws:// or wss://) instead of
     /// NATS; --subject gives the topics
     #[arg(
@@ -119,6 +123,9 @@ pub struct ScenarioRunArgs {
     #[arg(long)]
     pub json: bool,
 }
+/// Longest line `tail --from-file` reads: above the largest message a NATS server takes by
+/// default (1 MiB) and most configured ones (up to 8 MiB is common).
+pub const DEFAULT_MAX_LINE_BYTES: usize = 8 << 20;
 
 const FLAG_FIELDS: [&str; 8] = [
     "org",

@@ -6,6 +6,8 @@
 struct Outgoing {
     subject: String,
     body: Vec<u8>,
+    /// Where it starts in the input (none for an event built from flags).
+    line: Option<usize>,
 }
 
 use std::io::{self, Read};
@@ -46,6 +48,13 @@ pub async fn run(args: PublishArgs) -> Result<()> {
         None => vec![from_flags(&args).context("invalid event")?],
     };
     let client = bus::connect(&args.server.nats_url).await?;
+    // The sizes too, against this server's limit: a message over it would fail after the
+    // ones before it were sent.
+    check_sizes(
+        &batch,
+        client.server_info().max_payload,
+        &args.server.nats_url,
+    )?;
     for event in &batch {
         client
             .publish(event.subject.clone(), event.body.clone().into())
@@ -55,6 +64,22 @@ pub async fn run(args: PublishArgs) -> Result<()> {
     bus::settle(&client).await?;
     eprintln!("published {} events", batch.len());
     Ok(())
+}
+
+/// Fails, naming the first event over it, when an event's body is over the server's
+/// `max_payload`.
+fn check_sizes(batch: &[Outgoing], max_payload: usize, server: &str) -> Result<()> {
+    let Some(event) = batch.iter().find(|e| e.body.len() > max_payload) else {
+        return Ok(());
+    };
+    let which = match event.line {
+        Some(line) => format!("line {line}: "),
+        None => String::new(),
+    };
+    bail!(
+        "{which}the event has {} bytes; {server} takes at most {max_payload} (its max_payload); nothing was published",
+        event.body.len()
+    )
 }
 
 /// `EVENTSCOPE_READ_ONLY=1` refuses every publishing command, before it reads or connects.
@@ -174,7 +199,10 @@ fn parse_envelopes(text: &str) -> Result<Vec<Outgoing>> {
                 without_position(&e)
             )
         })?;
-        out.push(outgoing(&envelope, raw.as_bytes()).with_context(|| format!("line {line}"))?);
+        let mut event =
+            outgoing(&envelope, raw.as_bytes()).with_context(|| format!("line {line}"))?;
+        event.line = Some(line);
+        out.push(event);
     }
     if out.is_empty() {
         bail!("no envelope found");
@@ -200,7 +228,11 @@ fn outgoing(envelope: &Envelope, json: &[u8]) -> Result<Outgoing> {
     let subject = envelope.subject()?;
     let mut body = Vec::with_capacity(json.len());
     compact_json(json, &mut body);
-    Ok(Outgoing { subject, body })
+    Ok(Outgoing {
+        subject,
+        body,
+        line: None,
+    })
 }
 
 fn from_flags(args: &PublishArgs) -> Result<Outgoing> {

@@ -15,6 +15,7 @@ use crate::compose::ComposeError;
 use crate::facets;
 use crate::filter::{Filter, ParseError};
 use crate::publish::{Captured, PublishError};
+use crate::source::gateway::GatewayToken;
 use crate::source::{FirstConnect, Source, SourceCounters, SourceError};
 use crate::store::{EventStore, Incoming, StoreLimits};
 use crate::view::View;
@@ -61,6 +62,8 @@ pub struct Live {
     /// connection is read-only.
     client: Mutex<Option<(async_nats::Client, bool)>>,
     rate: Mutex<RateMeter>,
+    /// Gives the gateway source a fresher token (none for NATS).
+    gateway_token: Mutex<Option<GatewayToken>>,
 }
 
 impl Live {
@@ -78,6 +81,7 @@ impl Live {
             task: Mutex::new(None),
             client: Mutex::new(None),
             rate: Mutex::new(RateMeter::default()),
+            gateway_token: Mutex::new(None),
         })
     }
 
@@ -92,9 +96,23 @@ impl Live {
         let source = Source::connect(profile, first, counters.clone(), self.status.clone()).await?;
         *lock(&self.counters) = counters;
         *lock(&self.client) = source.nats_client().map(|c| (c, profile.read_only));
+        *lock(&self.gateway_token) = source.gateway_token();
         let live = Arc::clone(self);
         *lock(&self.task) = Some(tokio::spawn(async move { live.ingest(source).await }));
         Ok(())
+    }
+
+    /// Gives the gateway source a fresher token for the same user: it re-authenticates the open
+    /// connection with it (`reauth`) and uses it for every later one, so the stream does not
+    /// stop at the old token's expiry. False when the source is not a gateway.
+    pub fn set_gateway_token(&self, token: &str) -> bool {
+        match &*lock(&self.gateway_token) {
+            Some(setter) => {
+                setter.set(token);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Stops the source; what was received stays.
@@ -136,8 +154,11 @@ impl Live {
             }
         }
         self.status.send_modify(|s| {
-            s.state = ConnectionState::Disconnected;
-            s.reason = Some("subscription ended".into());
+            // A source that stopped for a reason of its own (an expired gateway token) said so.
+            if s.state != ConnectionState::Disconnected || s.reason.is_none() {
+                s.state = ConnectionState::Disconnected;
+                s.reason = Some("subscription ended".into());
+            }
         });
     }
 
