@@ -1,8 +1,11 @@
 //! Errors as the UI receives them: `{code, message}`, a code only where the UI branches. Every
 //! code is chosen here, from the core's error types, so the commands only say `?`.
 
+use eventscope_core::compose::ComposeError;
 use eventscope_core::filter::ParseError;
 use eventscope_core::profile::ProfileError;
+use eventscope_core::publish::PublishError;
+use eventscope_core::scenario::RunError;
 use eventscope_core::source::SourceError;
 use eventscope_core::wire::{ErrorCode, WireError};
 use serde::Serialize;
@@ -62,6 +65,37 @@ impl From<ProfileError> for CommandError {
         match e {
             ProfileError::Context(_) => CommandError::invalid_input(e.to_string()),
             _ => CommandError::plain(e),
+        }
+    }
+}
+
+/// A read-only connection has its own code (the composer says so instead of a red error); an
+/// envelope to fix is `invalid_input`.
+impl From<ComposeError> for CommandError {
+    fn from(e: ComposeError) -> CommandError {
+        if e.is_read_only() {
+            CommandError::coded(ErrorCode::ReadOnly, e.to_string())
+        } else if e.is_invalid_input() {
+            CommandError::invalid_input(e.to_string())
+        } else {
+            CommandError::plain(e)
+        }
+    }
+}
+
+impl From<PublishError> for CommandError {
+    fn from(e: PublishError) -> CommandError {
+        ComposeError::from(e).into()
+    }
+}
+
+/// A scenario that cannot connect failed on the way to the server; one refused as read-only
+/// says so with its code.
+impl From<RunError> for CommandError {
+    fn from(e: RunError) -> CommandError {
+        match e {
+            RunError::Connect(e) => e.into(),
+            RunError::Publish(e) => e.into(),
         }
     }
 }

@@ -16,6 +16,7 @@ use eventscope_core::source::FirstConnect;
 use eventscope_core::store::StoreLimits;
 use eventscope_core::wire::ConnectionProfile;
 use tauri::Manager;
+use tokio_util::sync::CancellationToken;
 
 /// What the commands share.
 pub struct AppState {
@@ -27,6 +28,38 @@ pub struct AppState {
     current: Mutex<ConnectionProfile>,
     /// True when launch options override the remembered connection.
     overridden: bool,
+    /// Stops the send, replay or scenario run in progress (one at a time: a new one replaces
+    /// the token).
+    publish_cancel: Mutex<CancellationToken>,
+}
+
+impl AppState {
+    /// A token for a new send, the one `cancel_current` stops from now on.
+    fn fresh_cancel(&self) -> CancellationToken {
+        let token = CancellationToken::new();
+        *self
+            .publish_cancel
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = token.clone();
+        token
+    }
+
+    fn cancel_current(&self) {
+        self.publish_cancel
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .cancel();
+    }
+
+    /// The connection in use, to run a scenario on: refused when it is read-only or a gateway.
+    fn profile_for_publishing(&self) -> Result<ConnectionProfile, error::CommandError> {
+        self.live.publisher()?;
+        Ok(self
+            .current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone())
+    }
 }
 
 /// The app's version, from `Cargo.toml`.
@@ -85,6 +118,8 @@ pub fn run() {
             let saved = SavedViewsFile::open(&config_dir);
             let profile = launch.apply(profiles.load());
             let live = Live::new(StoreLimits::default());
+            // What this window publishes comes back marked "sent" in its table.
+            eventscope_core::sent::mark_outgoing();
             let state = AppState {
                 live: live.clone(),
                 view: Arc::default(),
@@ -92,6 +127,7 @@ pub fn run() {
                 saved,
                 current: Mutex::new(profile.clone()),
                 overridden: !launch.is_empty(),
+                publish_cancel: Mutex::default(),
             };
             app.manage(state);
             // Connect in the background: the window shows "connecting" and then the stream;
@@ -122,6 +158,15 @@ pub fn run() {
             commands::connection::check_file,
             commands::connection::nats_contexts,
             commands::connection::about,
+            commands::publish::publish_templates,
+            commands::publish::event_envelope,
+            commands::publish::publish_subject,
+            commands::publish::publish,
+            commands::publish::cancel_publish,
+            commands::publish::replay_view,
+            commands::publish::scenario_check,
+            commands::publish::scenario_run,
+            commands::publish::save_scenario,
         ])
         .run(tauri::generate_context!())
         .expect("error while running eventscope");

@@ -26,7 +26,18 @@ pub async fn connect(
     mut profile: ConnectionProfile,
 ) -> CommandResult<SavedConnection> {
     state.profiles.fill_secret(&mut profile)?;
-    state.live.connect(&profile, FirstConnect::FailFast).await?;
+    let current = state
+        .current
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    // A fresher token for the gateway in use re-authenticates the open connection: the stream
+    // goes on instead of reconnecting.
+    let reauthenticated = profile::only_token_changed(&current, &profile)
+        .is_some_and(|token| state.live.set_gateway_token(token));
+    if !reauthenticated {
+        state.live.connect(&profile, FirstConnect::FailFast).await?;
+    }
     state.profiles.save(&profile)?;
     *state.current.lock().unwrap_or_else(|e| e.into_inner()) = profile.clone();
     Ok(state.profiles.saved(&profile, false))

@@ -1,4 +1,5 @@
 //! Tauri commands: adapters that parse the request, call the core and map the error.
 pub mod connection;
 pub mod events;
+pub mod publish;
 pub mod views;

@@ -297,9 +297,12 @@ async fn tab_reaches_every_control_in_order_and_each_says_what_it_is() {
     })
     .await;
     assert_eq!(
-        app.tab_through("connect-button", 14).await,
+        app.tab_through("connect-button", 17).await,
         [
             r#"button "Connect…""#,
+            r#"button "Publish…""#,
+            r#"button "Replay…""#,
+            r#"button "Scenarios…""#,
             r#"button "Pause""#,
             r#"button "Clear""#,
             r#"button "Switch to the dark theme""#,
@@ -324,7 +327,7 @@ async fn tab_reaches_every_control_in_order_and_each_says_what_it_is() {
 
     app.click("connect-button").await;
     assert_eq!(
-        app.tab_through("conn-kind", 13).await,
+        app.tab_through("conn-kind", 14).await,
         [
             r#"button "Source""#,
             r#"textbox "Server URL(s)""#,
@@ -337,6 +340,7 @@ async fn tab_reaches_every_control_in_order_and_each_says_what_it_is() {
             r#"button "Client certificate: choose a file""#,
             r#"textbox "Client key""#,
             r#"button "Client key: choose a file""#,
+            r#"checkbox "Read-only: never publish through this connection""#,
             r#"button "Disconnect""#,
             r#"button "Cancel""#,
             r#"button "Connect""#,
@@ -684,4 +688,275 @@ async fn the_about_box_names_this_build_and_the_connected_server() {
     })
     .await;
     app.close().await;
+}
+
+/// A subscriber of its own on `subject`, to see what the app really published.
+async fn watch(server: &NatsServer, subject: &str) -> async_nats::Subscriber {
+    let client = async_nats::connect(server.url()).await.unwrap();
+    let sub = client.subscribe(subject.to_string()).await.unwrap();
+    client.flush().await.unwrap();
+    sub
+}
+
+/// The messages `sub` receives until it has been quiet for `quiet`.
+async fn drain(sub: &mut async_nats::Subscriber, quiet: Duration) -> Vec<async_nats::Message> {
+    use futures::StreamExt;
+    let mut got = Vec::new();
+    while let Ok(Some(m)) = tokio::time::timeout(quiet, sub.next()).await {
+        got.push(m);
+    }
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_composer_sends_a_template_and_its_rows_come_back_marked_sent() {
+    let (server, app) = connected_app().await;
+    app.wait_connected().await;
+    let mut sub = watch(&server, "events.org_qa.>").await;
+
+    app.click("publish-open").await;
+    app.select("publish-template", "task.created").await;
+    app.fill("publish-org", "org_qa").await;
+    app.fill("publish-resource-id", "task_e2e_1").await;
+    let subject = app
+        .wait_text_contains(
+            "publish-subject",
+            "events.org_qa.tasks.task.created.task_e2e_1",
+        )
+        .await;
+    app.fill("publish-count", "3").await;
+    app.click("publish-send").await;
+    app.wait_text_contains("publish-result", "sent 3 of 3 in")
+        .await;
+
+    let got = drain(&mut sub, Duration::from_secs(1)).await;
+    assert_eq!(got.len(), 3);
+    let mut ids = Vec::new();
+    for m in &got {
+        assert_eq!(m.subject.as_str(), subject);
+        let body: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+        assert_eq!(body["resourceId"], "task_e2e_1");
+        assert_eq!(body["organizationId"], "org_qa");
+        assert!(m.headers.as_ref().unwrap().get("Eventscope-Sent").is_some());
+        ids.push(body["id"].as_str().unwrap().to_string());
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "each send gets a fresh id");
+
+    app.click("publish-close").await;
+    for id in &ids {
+        app.wait_row(id).await;
+    }
+    app.wait_for("three rows marked sent", || async {
+        app.script("return document.querySelectorAll(\"[data-testid='sent-badge']\").length")
+            .await
+            == json!(3)
+    })
+    .await;
+    app.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_resource_id_or_a_read_only_connection_sends_nothing() {
+    let (server, app) = connected_app().await;
+    app.wait_connected().await;
+    let mut sub = watch(&server, "events.>").await;
+
+    app.click("publish-open").await;
+    app.select("publish-template", "task.created").await;
+    app.fill("publish-resource-id", "task.1").await;
+    app.wait_text_contains("publish-error", "contains '.'")
+        .await;
+    assert!(app.find("publish-subject").await.is_none());
+    assert!(app.attr("publish-send", "disabled").await.is_some());
+    app.fill("publish-resource-id", "task 1").await;
+    app.wait_text_contains("publish-error", "contains ' '")
+        .await;
+    assert!(drain(&mut sub, Duration::from_millis(500)).await.is_empty());
+
+    // Marked read-only in the connection dialog: the composer says so and cannot send.
+    app.click("publish-close").await;
+    app.click("connect-button").await;
+    // The dialog refills itself from the remembered connection once it has read it: tick the
+    // box until it stays ticked.
+    app.wait_for("the read-only box ticked", || async {
+        let ticked = app
+            .script("return document.querySelector(\"[data-testid='conn-read-only']\").checked")
+            .await;
+        if ticked != json!(true) {
+            app.click("conn-read-only").await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        ticked == json!(true)
+    })
+    .await;
+    app.click("connect-submit").await;
+    app.wait_for_absent("connect-error").await;
+    app.wait_connected().await;
+    app.click("publish-open").await;
+    app.fill("publish-resource-id", "task_ok").await;
+    app.wait_text_contains("publish-subject", ".task_ok").await;
+    app.wait_text_contains("publish-read-only", "read-only")
+        .await;
+    assert!(app.attr("publish-send", "disabled").await.is_some());
+    assert!(drain(&mut sub, Duration::from_millis(500)).await.is_empty());
+    app.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_is_published_again_from_the_detail_pane() {
+    let (server, app) = connected_app().await;
+    publish_to(
+        &server,
+        &[envelope("orig_1", "org_re", json!({"error": "boom"}))],
+    )
+    .await;
+    app.wait_row("orig_1").await.click().await.unwrap();
+    app.wait_text_contains("event-detail", "boom").await;
+    let mut sub = watch(&server, "events.org_re.>").await;
+
+    app.click("detail-republish").await;
+    app.wait_text_contains(
+        "publish-subject",
+        "events.org_re.tasks.task.failed.task_orig_1",
+    )
+    .await;
+    app.click("publish-send").await;
+    app.wait_text_contains("publish-result", "sent 1 of 1")
+        .await;
+    let got = drain(&mut sub, Duration::from_secs(1)).await;
+    assert_eq!(got.len(), 1);
+    let body: serde_json::Value = serde_json::from_slice(&got[0].payload).unwrap();
+    assert_ne!(body["id"], "orig_1", "a fresh id");
+    assert_eq!(body["payload"]["error"], "boom");
+    let again = body["id"].as_str().unwrap().to_string();
+    app.click("publish-close").await;
+    app.wait_row(&again).await;
+
+    // Exactly as received: the same id again.
+    app.wait_row("orig_1").await.click().await.unwrap();
+    app.click("detail-republish-exact").await;
+    app.wait_text_contains("publish-subject", "task_orig_1")
+        .await;
+    app.click("publish-send").await;
+    app.wait_text_contains("publish-result", "sent 1 of 1")
+        .await;
+    let got = drain(&mut sub, Duration::from_secs(1)).await;
+    let body: serde_json::Value = serde_json::from_slice(&got[0].payload).unwrap();
+    assert_eq!(body["id"], "orig_1");
+    app.click("publish-close").await;
+
+    // The whole view again, unchanged and in order, at a rate.
+    app.wait_attr("match-count", "data-count", "3").await;
+    let before: Vec<String> = got_ids(&app).await;
+    app.click("replay-open").await;
+    app.click("replay-at-rate").await;
+    app.fill("replay-rate", "50").await;
+    app.click("replay-send").await;
+    app.wait_text_contains("replay-result", "sent 3 of 3").await;
+    let replayed: Vec<String> = drain(&mut sub, Duration::from_secs(1))
+        .await
+        .iter()
+        .map(|m| {
+            let body: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+            body["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(replayed, before);
+    app.close().await;
+}
+
+/// The ids of the rows shown, oldest first.
+async fn got_ids(app: &App) -> Vec<String> {
+    let ids = app
+        .script("return [...document.querySelectorAll(\"[data-testid='event-row']\")].sort((a, b) => a.dataset.seq - b.dataset.seq).map((r) => r.dataset.eventId)")
+        .await;
+    serde_json::from_value(ids).unwrap()
+}
+
+/// Answers every `task.created` with a `task.completed` for the same task, as the platform's
+/// task service would.
+fn responder(server: &NatsServer) -> tokio::task::JoinHandle<()> {
+    let url = server.url();
+    tokio::spawn(async move {
+        use futures::StreamExt;
+        let client = async_nats::connect(url).await.unwrap();
+        let mut created = client
+            .subscribe("events.*.tasks.task.created.>")
+            .await
+            .unwrap();
+        while let Some(m) = created.next().await {
+            let mut event: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+            event["eventName"] = "completed".into();
+            event["id"] = format!("{}_done", event["id"].as_str().unwrap()).into();
+            let subject = m.subject.replace(".task.created.", ".task.completed.");
+            client
+                .publish(subject, serde_json::to_vec(&event).unwrap().into())
+                .await
+                .unwrap();
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scenario_runs_step_by_step_and_shows_what_passed_and_what_failed() {
+    let (server, app) = connected_app().await;
+    let _responder = responder(&server);
+    app.wait_connected().await;
+    let dir = tempfile_dir();
+    let path = dir.join("lifecycle.yaml");
+    std::fs::write(
+        &path,
+        r#"name: task lifecycle
+vars: { org: org_qa }
+steps:
+  - name: create
+    publish:
+      template: task.created
+      set:
+        organizationId: "{{ vars.org }}"
+        resourceId: "task_{{ run.id }}"
+  - name: completed
+    expect:
+      filter: 'org:{{ vars.org }} name:task.completed resourceId:task_{{ run.id }}'
+      within: 5s
+  - name: failed too
+    expect:
+      filter: 'name:task.failed resourceId:task_{{ run.id }}'
+      within: 1s
+"#,
+    )
+    .unwrap();
+
+    app.click("scenario-open").await;
+    app.fill("scenario-path", &path.display().to_string()).await;
+    app.keys_into("scenario-path", "\u{e007}").await; // Enter
+    app.wait_text("scenario-name", "task lifecycle").await;
+    app.click("scenario-run").await;
+    app.wait_text_contains("scenario-verdict", "1 of 3 steps failed")
+        .await;
+    let statuses = app
+        .script("return [...document.querySelectorAll(\"[data-testid='scenario-step']\")].map((s) => `${s.dataset.name}:${s.dataset.status}`)")
+        .await;
+    assert_eq!(
+        statuses,
+        json!(["create:passed", "completed:passed", "failed too:failed"])
+    );
+    let message = app.text("scenario-step-message").await;
+    assert!(message.contains("name:task.failed"), "{message}");
+
+    // The completed step's event, shown in the table.
+    app.script("document.querySelectorAll(\"[data-testid='scenario-step']\")[1].click()")
+        .await;
+    app.wait_attr("match-count", "data-count", "1").await;
+    let shown = got_ids(&app).await;
+    assert!(shown[0].ends_with("_done"), "{shown:?}");
+    app.close().await;
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("eventscope-e2e-scenario-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }

@@ -19,7 +19,7 @@ use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-const SECRET: &str = "fanout benchmark secret";
+pub(crate) const SECRET: &str = "fanout benchmark secret";
 
 pub struct FanoutArgs {
     pub orgs: usize,
@@ -51,7 +51,7 @@ impl Tally {
     }
 }
 
-fn record(received: &AtomicU64, latencies: &Mutex<Vec<u32>>, body: &str) {
+pub(crate) fn record(received: &AtomicU64, latencies: &Mutex<Vec<u32>>, body: &str) {
     if let Some(sent) = sent_us(body) {
         latencies
             .lock()
@@ -61,7 +61,7 @@ fn record(received: &AtomicU64, latencies: &Mutex<Vec<u32>>, body: &str) {
     }
 }
 
-fn now_us() -> u64 {
+pub(crate) fn now_us() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as u64)
@@ -92,7 +92,7 @@ fn process_cpu(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / hz
 }
 
-fn process_rss(pid: u32) -> u64 {
+pub(crate) fn process_rss(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
@@ -101,9 +101,9 @@ fn process_rss(pid: u32) -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
-struct GatewayProcess {
-    child: Child,
-    port: u16,
+pub(crate) struct GatewayProcess {
+    pub(crate) child: Child,
+    pub(crate) port: u16,
 }
 
 impl Drop for GatewayProcess {
@@ -114,12 +114,28 @@ impl Drop for GatewayProcess {
 }
 
 fn start_gateway(bin: &PathBuf, nats_url: &str) -> Result<GatewayProcess> {
+    start_gateway_logging(bin, nats_url, None)
+}
+
+/// The gateway; with `log`, logging at info into that file instead of warnings to stderr.
+pub(crate) fn start_gateway_logging(
+    bin: &PathBuf,
+    nats_url: &str,
+    log: Option<&std::path::Path>,
+) -> Result<GatewayProcess> {
+    let stderr = match log {
+        Some(path) => Stdio::from(std::fs::File::create(path)?),
+        None => Stdio::inherit(),
+    };
     let mut child = Command::new(bin)
         .args(["--nats-url", nats_url, "--listen", "127.0.0.1:0"])
         .env("EVENTSCOPE_JWT_SECRET", SECRET)
-        .env("EVENTSCOPE_LOG", "warn")
+        .env(
+            "EVENTSCOPE_LOG",
+            if log.is_some() { "info" } else { "warn" },
+        )
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(stderr)
         .spawn()
         .with_context(|| format!("cannot run {}", bin.display()))?;
     let mut line = String::new();
@@ -133,7 +149,7 @@ fn start_gateway(bin: &PathBuf, nats_url: &str) -> Result<GatewayProcess> {
     Ok(GatewayProcess { child, port })
 }
 
-fn token(orgs: Vec<String>) -> String {
+pub(crate) fn token(orgs: Vec<String>) -> String {
     sign(
         &Claims {
             sub: "bench".into(),
@@ -224,7 +240,7 @@ async fn nats_clients(
 
 /// Publishes `rate` events a second for `seconds`, spread over the organizations; returns
 /// how many each organization got.
-async fn publish(url: &str, args: &FanoutArgs) -> Result<Vec<u64>> {
+pub(crate) async fn publish(url: &str, args: &FanoutArgs) -> Result<Vec<u64>> {
     let client = async_nats::connect(url).await?;
     let mut per_org = vec![0u64; args.orgs];
     let ticks_per_sec = 1000;
@@ -275,7 +291,7 @@ async fn wait_for_all(tally: &Tally, expected: &[u64]) -> bool {
     }
 }
 
-fn percentile(sorted: &[u32], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[u32], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
@@ -322,19 +338,7 @@ fn expectations(per_org: &[u64], args: &FanoutArgs) -> Vec<u64> {
 }
 
 pub fn run(args: FanoutArgs) -> Result<()> {
-    let bin = match &args.gateway_bin {
-        Some(bin) => bin.clone(),
-        None => std::env::current_exe()?
-            .parent()
-            .context("the benchmark's directory")?
-            .join("eventscope-gateway"),
-    };
-    if !bin.exists() {
-        bail!(
-            "no gateway binary at {} (cargo build --release -p eventscope-gateway, or --gateway-bin)",
-            bin.display()
-        );
-    }
+    let bin = gateway_bin(args.gateway_bin.as_ref())?;
     let rt = crate::runtime()?;
     let clients = args.orgs + args.staff;
     println!(
@@ -416,7 +420,25 @@ pub fn run(args: FanoutArgs) -> Result<()> {
     Ok(())
 }
 
-async fn gateway_metrics(port: u16) -> Result<std::collections::HashMap<String, i64>> {
+/// The gateway binary: the one given, or the one beside this benchmark.
+pub(crate) fn gateway_bin(given: Option<&PathBuf>) -> Result<PathBuf> {
+    let bin = match given {
+        Some(bin) => bin.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("the benchmark's directory")?
+            .join("eventscope-gateway"),
+    };
+    if !bin.exists() {
+        bail!(
+            "no gateway binary at {} (cargo build --release -p eventscope-gateway, or --gateway-bin)",
+            bin.display()
+        );
+    }
+    Ok(bin)
+}
+
+pub(crate) async fn gateway_metrics(port: u16) -> Result<std::collections::HashMap<String, i64>> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
     stream

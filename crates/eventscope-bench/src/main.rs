@@ -4,7 +4,9 @@
 //! nats-server. The shared machine's noise cancels out in the ratios. `refilter` times the
 //! filter language over a million held events beside a plain scan of the same store.
 
+mod attacks;
 mod fanout;
+mod publishing;
 mod window;
 
 use std::io::{BufRead, BufReader, Write};
@@ -82,9 +84,35 @@ enum Cmd {
         #[arg(long)]
         gateway_bin: Option<std::path::PathBuf>,
     },
+    /// Hostile clients (issue 15): a well-behaved client's deliveries and p99 latency under
+    /// each attack (long topic, refusal flood, non-reading clients, 300 silent connections)
+    /// beside a run with no attack, and the gateway's peak memory.
+    Attacks {
+        /// The gateway binary (default: beside this one).
+        #[arg(long)]
+        gateway_bin: Option<std::path::PathBuf>,
+    },
+    /// 110 clients at 10,000 events/s while clients join, leave and misbehave on a schedule;
+    /// deliveries to the steady clients and the gateway's memory over time.
+    Soak {
+        /// Minutes of publishing.
+        #[arg(long, default_value_t = 10)]
+        minutes: u64,
+        /// The gateway binary (default: beside this one).
+        #[arg(long)]
+        gateway_bin: Option<std::path::PathBuf>,
+    },
     /// The release app's window under load (Xvfb, tauri-driver): publish-to-visible latency at
     /// 1,000 events/s, batches, row updates and clicks at 10,000 events/s.
     Window {
+        /// The app binary (default: beside this one; `EVENTSCOPE_APP` also names it).
+        #[arg(long)]
+        app: Option<std::path::PathBuf>,
+    },
+    /// The composer through the window: time from the Publish click to a rendered template, and
+    /// row clicks while the composer sends 20,000 events at 2,000/s beside clicks while it does
+    /// not.
+    Composer {
         /// The app binary (default: beside this one; `EVENTSCOPE_APP` also names it).
         #[arg(long)]
         app: Option<std::path::PathBuf>,
@@ -97,6 +125,26 @@ enum Cmd {
         /// The app binary (default: beside this one; `EVENTSCOPE_APP` also names it).
         #[arg(long)]
         app: Option<std::path::PathBuf>,
+    },
+    /// Bulk publish from a template beside a bare async-nats loop publishing the same bytes, and
+    /// the rate a paced send holds.
+    Publish {
+        #[arg(long, default_value_t = 200_000)]
+        count: u64,
+        /// Rounds of each, alternating; the medians are compared.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Rates to check, events per second.
+        #[arg(long, value_delimiter = ',', default_values_t = [1000.0, 5000.0, 20000.0])]
+        rates: Vec<f64>,
+    },
+    /// A scenario of publish/expect pairs while the simulator publishes other traffic.
+    Scenario {
+        #[arg(long, default_value_t = 1000)]
+        pairs: usize,
+        /// Other events per second on the bus.
+        #[arg(long, default_value_t = 5000.0)]
+        background: f64,
     },
     /// One subscriber process (started by `ingest`).
     #[command(hide = true)]
@@ -166,7 +214,23 @@ fn main() -> Result<()> {
             gateway_bin,
         }),
         Cmd::Refilter { events, runs } => refilter(events, runs),
+        Cmd::Publish {
+            count,
+            rounds,
+            rates,
+        } => runtime()?.block_on(publishing::publish(count, rounds, &rates)),
+        Cmd::Scenario { pairs, background } => {
+            runtime()?.block_on(publishing::scenario(pairs, background))
+        }
+        Cmd::Attacks { gateway_bin } => attacks::attacks(gateway_bin),
+        Cmd::Soak {
+            minutes,
+            gateway_bin,
+        } => attacks::soak(minutes, gateway_bin),
         Cmd::Window { app } => runtime()?.block_on(window::responsiveness(
+            &app.unwrap_or_else(eventscope_window::sibling_app),
+        )),
+        Cmd::Composer { app } => runtime()?.block_on(window::composer(
             &app.unwrap_or_else(eventscope_window::sibling_app),
         )),
         Cmd::FirstPage { events, app } => runtime()?.block_on(window::first_page(

@@ -4,6 +4,8 @@
 //!
 //! `window`: publish-to-visible latency at 1,000 events/s; at 10,000 events/s whether every batch
 //! arrives, how often the visible rows change, and how long a click takes to select a row.
+//! `composer`: from the Publish click to a rendered template; row clicks while the composer sends
+//! beside row clicks while it does not.
 //! `first-page`: a million held events, then the time from Enter to the first page of a new
 //! result for envelope, payload and free-text queries.
 
@@ -291,4 +293,113 @@ async fn wait_digits(app: &App, testid: &str) -> String {
         .chars()
         .filter(char::is_ascii_digit)
         .collect()
+}
+
+/// In the page: clicks Publish and resolves with the milliseconds until the composer shows a
+/// rendered template with its subject, then closes it.
+const OPEN_COMPOSER_AND_TIME: &str = r#"
+const done = arguments[arguments.length - 1];
+const t0 = performance.now();
+document.querySelector('[data-testid=publish-open]').click();
+const poll = () => {
+  const dialog = document.querySelector('[data-testid=publish-dialog]');
+  const subject = document.querySelector('[data-testid=publish-subject]');
+  if (dialog && dialog.open && subject && subject.textContent.startsWith('events.')) {
+    const ms = performance.now() - t0;
+    dialog.close();
+    done(ms);
+    return;
+  }
+  if (performance.now() - t0 > 5000) { done(null); return; }
+  requestAnimationFrame(poll);
+};
+requestAnimationFrame(poll);
+"#;
+
+/// Row clicks for `seconds`, one every 400 ms: (select ms, detail ms) of each, timeouts apart.
+async fn clicks_for(app: &App, seconds: u64) -> (Vec<f64>, Vec<f64>, u32) {
+    let (mut selected, mut detailed, mut timeouts) = (Vec::new(), Vec::new(), 0);
+    let end = Instant::now() + Duration::from_secs(seconds);
+    while Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let times = app.client_execute_async(CLICK_AND_TIME).await;
+        match times.as_array().map(|p| (p[0].as_f64(), p[1].as_f64())) {
+            Some((Some(s), Some(d))) => {
+                selected.push(s);
+                detailed.push(d);
+            }
+            _ => timeouts += 1,
+        }
+        app.script("document.querySelector('[data-testid=pause-toggle]').textContent.includes('Resume') && document.querySelector('[data-testid=pause-toggle]').click()").await;
+    }
+    (selected, detailed, timeouts)
+}
+
+pub async fn composer(app_path: &Path) -> Result<()> {
+    let (server, app) = connected_app(app_path).await;
+    // Background traffic so the table is moving: 1,000 events/s for the whole run.
+    let traffic = {
+        let url = server.url();
+        tokio::spawn(async move {
+            let client = async_nats::connect(url).await?;
+            let mut tick = tokio::time::interval(Duration::from_millis(10));
+            for n in 0..60_000u64 {
+                if n % 10 == 0 {
+                    tick.tick().await;
+                }
+                let (subject, body) = task_failed(&format!("bg_{n}"), "org_bg", json!({"n": n}));
+                client.publish(subject, body.into()).await?;
+            }
+            client.flush().await?;
+            anyhow::Ok(())
+        })
+    };
+    app.wait_row("bg_100").await;
+    let mut opens = Vec::new();
+    for _ in 0..10 {
+        if let Some(ms) = app
+            .client_execute_async(OPEN_COMPOSER_AND_TIME)
+            .await
+            .as_f64()
+        {
+            opens.push(ms);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!(
+        "composer: opened with a rendered template in {} ({} of 10)",
+        Samples::new(opens.clone()).summary(),
+        opens.len()
+    );
+
+    let (quiet_s, quiet_d, quiet_t) = clicks_for(&app, 10).await;
+    // A send of 20,000 at 2,000/s from the composer, then the same clicks while it runs.
+    app.client_execute_async(OPEN_COMPOSER_AND_TIME).await;
+    app.script("document.querySelector('[data-testid=publish-dialog]').showModal()")
+        .await;
+    app.fill("publish-count", "20000").await;
+    app.fill("publish-rate", "2000").await;
+    app.script("document.querySelector('[data-testid=publish-dialog]').close()")
+        .await;
+    app.script("document.querySelector('[data-testid=publish-send]').click()")
+        .await;
+    let (busy_s, busy_d, busy_t) = clicks_for(&app, 9).await;
+    app.script("document.querySelector('[data-testid=publish-dialog]').showModal()")
+        .await;
+    app.wait_text_contains("publish-result", "sent 20000 of 20000")
+        .await;
+    let result = app.text("publish-result").await;
+    traffic.abort();
+    println!(
+        "row clicks without a send: selected {}, detail {}, {quiet_t} timeouts",
+        Samples::new(quiet_s).summary(),
+        Samples::new(quiet_d).summary()
+    );
+    println!(
+        "row clicks during the send: selected {}, detail {}, {busy_t} timeouts; the composer said {result:?}",
+        Samples::new(busy_s).summary(),
+        Samples::new(busy_d).summary()
+    );
+    app.close().await;
+    Ok(())
 }

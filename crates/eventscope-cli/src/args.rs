@@ -24,6 +24,9 @@ pub enum Command {
     Publish(PublishArgs),
     /// Publish simulated platform traffic
     Simulate(SimulateArgs),
+    /// Run or check a scenario file: publish events and expect what follows (docs/scenarios.md)
+    #[command(subcommand)]
+    Scenario(ScenarioCommand),
     /// Write the manual page or a shell's completions to stdout (for packagers)
     #[command(hide = true)]
     Generate {
@@ -69,6 +72,10 @@ pub struct TailArgs {
     /// instead of the bus; `-` reads stdin
     #[arg(long, value_name = "PATH", conflicts_with = "subjects")]
     pub from_file: Option<String>,
+    /// With --from-file: a longer line is printed as one invalid entry naming its line number,
+    /// and skipped without being held in memory
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_LINE_BYTES, requires = "from_file")]
+    pub max_line_bytes: usize,
     /// Watch through the platform's WebSocket gateway at this URL (ws:// or wss://) instead of
     /// NATS; --subject gives the topics
     #[arg(
@@ -82,6 +89,43 @@ pub struct TailArgs {
     #[arg(long, value_name = "VAR", requires = "gateway")]
     pub token_env: Option<String>,
 }
+
+/// What `scenario` does with its file.
+#[derive(Subcommand)]
+pub enum ScenarioCommand {
+    /// Run the scenario; exit 0 when every step passed, 1 when one failed, 2 when the file is
+    /// invalid
+    Run(ScenarioRunArgs),
+    /// Validate the scenario without connecting; exit 2 with the file position when invalid
+    Check(ScenarioCheckArgs),
+}
+
+#[derive(Args)]
+pub struct ScenarioCheckArgs {
+    /// The scenario file (YAML or JSON)
+    #[arg(value_name = "FILE")]
+    pub file: String,
+    /// Set a scenario variable (`vars.KEY`); VALUE is JSON if it parses, else a string
+    #[arg(long = "var", value_name = "KEY=VALUE")]
+    pub vars: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct ScenarioRunArgs {
+    #[command(flatten)]
+    pub check: ScenarioCheckArgs,
+    #[command(flatten)]
+    pub server: Server,
+    /// Write a JUnit XML report (one testcase per step) to this file
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<String>,
+    /// Print each step as one JSON object per line
+    #[arg(long)]
+    pub json: bool,
+}
+/// Longest line `tail --from-file` reads: above the largest message a NATS server takes by
+/// default (1 MiB) and most configured ones (up to 8 MiB is common).
+pub const DEFAULT_MAX_LINE_BYTES: usize = 8 << 20;
 
 const FLAG_FIELDS: [&str; 8] = [
     "org",
@@ -104,30 +148,46 @@ pub struct PublishArgs {
     /// Same as --file
     #[arg(value_name = "PATH", conflicts_with_all = FLAG_FIELDS, conflicts_with = "file")]
     pub path: Option<String>,
-    /// organizationId of the event to build
-    #[arg(long, value_name = "ORG", required_unless_present_any = ["file", "path"])]
+    /// organizationId of the event to build (with --template: replaces the template's)
+    #[arg(long, value_name = "ORG", required_unless_present_any = ["file", "path", "template", "list_templates"])]
     pub org: Option<String>,
     /// source (producing service) of the event to build
-    #[arg(long, required_unless_present_any = ["file", "path"])]
+    #[arg(long, required_unless_present_any = ["file", "path", "template", "list_templates"], conflicts_with = "template")]
     pub source: Option<String>,
     /// resource type of the event to build
-    #[arg(long, required_unless_present_any = ["file", "path"])]
+    #[arg(long, required_unless_present_any = ["file", "path", "template", "list_templates"], conflicts_with = "template")]
     pub resource: Option<String>,
     /// eventName of the event to build
-    #[arg(long, value_name = "NAME", required_unless_present_any = ["file", "path"])]
+    #[arg(long, value_name = "NAME", required_unless_present_any = ["file", "path", "template", "list_templates"], conflicts_with = "template")]
     pub event: Option<String>,
-    /// resourceId of the event to build
-    #[arg(long, value_name = "ID", required_unless_present_any = ["file", "path"])]
+    /// resourceId of the event to build (with --template: replaces the template's)
+    #[arg(long, value_name = "ID", required_unless_present_any = ["file", "path", "template", "list_templates"])]
     pub resource_id: Option<String>,
     /// payload of the event to build (default {})
-    #[arg(long, value_name = "JSON")]
+    #[arg(long, value_name = "JSON", conflicts_with = "template")]
     pub payload: Option<String>,
     /// metadata filter of the event to build; repeat for several, in subject order
-    #[arg(long = "filter", value_name = "KEY=VALUE")]
+    #[arg(long = "filter", value_name = "KEY=VALUE", conflicts_with = "template")]
     pub filters: Vec<String>,
     /// metadata tag of the event to build; repeat for several
-    #[arg(long = "tag", value_name = "TAG")]
+    #[arg(long = "tag", value_name = "TAG", conflicts_with = "template")]
     pub tags: Vec<String>,
+    /// Publish the catalogue's event of this type (`task.created`; see --list-templates)
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["file", "path"])]
+    pub template: Option<String>,
+    /// Set a dotted path of the event (`payload.title=Hi`); VALUE is JSON if it parses, else a
+    /// string, and may use template expressions (`{{ i }}`, `{{ run.id }}`); repeat for several
+    #[arg(long = "set", value_name = "PATH=VALUE", requires = "template")]
+    pub set: Vec<String>,
+    /// Publish this many events (each with a fresh id and timestamp)
+    #[arg(long, value_name = "N", default_value_t = 1, conflicts_with_all = ["file", "path"])]
+    pub count: u64,
+    /// Events per second (default: as fast as the server takes them)
+    #[arg(long, value_name = "PER_SEC", conflicts_with_all = ["file", "path"], allow_negative_numbers = true)]
+    pub rate: Option<f64>,
+    /// List the catalogue's template names, one per line, and exit
+    #[arg(long, exclusive = true)]
+    pub list_templates: bool,
 }
 
 #[derive(Args)]

@@ -10,6 +10,7 @@ mod failure;
 mod generate;
 mod print;
 mod publish;
+mod scenario;
 mod simulate;
 mod tail;
 
@@ -25,10 +26,14 @@ async fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => return failure::usage(err),
     };
+    if let Command::Scenario(command) = cli.command {
+        return scenario::run(command).await;
+    }
     failure::exit_code(match cli.command {
         Command::Tail(args) => tail::run(args).await,
         Command::Publish(args) => publish::run(args).await,
         Command::Simulate(args) => simulate::run(args).await,
         Command::Generate { what } => generate::run(what),
+        Command::Scenario(_) => unreachable!("handled above"),
     })
 }

@@ -45,6 +45,30 @@ impl Printer {
         Ok(self.done())
     }
 
+    /// Prints the invalid entry of a line of a file that was too long to read (`line` counts
+    /// from 1); true once the count is reached.
+    pub fn print_skipped(&mut self, line: u64, max: usize, now: DateTime<Utc>) -> Result<bool> {
+        self.line.clear();
+        let error = format!("line {line}: longer than {max} bytes (--max-line-bytes); skipped");
+        if self.json {
+            let entry = InvalidLine {
+                subject: "",
+                body_base64: String::new(),
+                error,
+            };
+            serde_json::to_writer(&mut self.line, &entry)
+                .expect("serializing to memory cannot fail");
+            self.line.push(b'\n');
+        } else {
+            let _ = writeln!(self.line, "{}  ! {error}", now.format("%H:%M:%S%.3f"));
+        }
+        self.out
+            .write_all(&self.line)
+            .context("cannot write to stdout")?;
+        self.seen += 1;
+        Ok(self.done())
+    }
+
     pub fn done(&self) -> bool {
         self.seen >= self.limit
     }

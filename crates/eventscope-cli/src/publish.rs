@@ -1,10 +1,13 @@
-//! `publish`: envelopes from a file, stdin or flags, all checked before the first is sent.
+//! `publish`: envelopes from a file, stdin, flags or a catalogue template, all checked before
+//! the first is sent; flags and templates may be sent many times at a rate.
 
 /// An event ready to go: its subject and its compact JSON body.
 #[derive(Debug, PartialEq)]
 struct Outgoing {
     subject: String,
     body: Vec<u8>,
+    /// Where it starts in the input (none for an event built from flags).
+    line: Option<usize>,
 }
 
 use std::io::{self, Read};
@@ -14,22 +17,44 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::value::RawValue;
 
 use eventscope_core::event::{Envelope, Metadata};
+use eventscope_core::publish::{self as core_publish, Pace, Pins, Prepared};
 use eventscope_core::simulate;
+use eventscope_core::template::{self, Scope};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
 use crate::args::PublishArgs;
 use crate::bus;
 use crate::print::compact_json;
 
 pub async fn run(args: PublishArgs) -> Result<()> {
+    if args.list_templates {
+        for name in template::names() {
+            println!("{name}");
+        }
+        return Ok(());
+    }
+    refuse_when_read_only()?;
     // Everything is validated before connecting: a bad batch publishes nothing.
     let batch = match args.file.as_deref().or(args.path.as_deref()) {
         Some(path) => {
             let (name, text) = read_input(path)?;
             parse_envelopes(&text).with_context(|| format!("invalid event in {name}"))?
         }
+        None if args.template.is_some() || args.count != 1 || args.rate.is_some() => {
+            let prepared = prepared(&args).context("invalid event")?;
+            return send_many(&args, &prepared).await;
+        }
         None => vec![from_flags(&args).context("invalid event")?],
     };
     let client = bus::connect(&args.server.nats_url).await?;
+    // The sizes too, against this server's limit: a message over it would fail after the
+    // ones before it were sent.
+    check_sizes(
+        &batch,
+        client.server_info().max_payload,
+        &args.server.nats_url,
+    )?;
     for event in &batch {
         client
             .publish(event.subject.clone(), event.body.clone().into())
@@ -38,6 +63,96 @@ pub async fn run(args: PublishArgs) -> Result<()> {
     }
     bus::settle(&client).await?;
     eprintln!("published {} events", batch.len());
+    Ok(())
+}
+
+/// Fails, naming the first event over it, when an event's body is over the server's
+/// `max_payload`.
+fn check_sizes(batch: &[Outgoing], max_payload: usize, server: &str) -> Result<()> {
+    let Some(event) = batch.iter().find(|e| e.body.len() > max_payload) else {
+        return Ok(());
+    };
+    let which = match event.line {
+        Some(line) => format!("line {line}: "),
+        None => String::new(),
+    };
+    bail!(
+        "{which}the event has {} bytes; {server} takes at most {max_payload} (its max_payload); nothing was published",
+        event.body.len()
+    )
+}
+
+/// `EVENTSCOPE_READ_ONLY=1` refuses every publishing command, before it reads or connects.
+pub fn refuse_when_read_only() -> Result<()> {
+    core_publish::check_writable(core_publish::read_only_from_env())
+        .with_context(|| format!("{} is set", core_publish::READ_ONLY_ENV))
+}
+
+/// `PATH=VALUE` (`--set`, `--var`): VALUE is JSON when it parses as JSON, else the string.
+pub fn key_value(flag: &str, text: &str) -> Result<(String, Value)> {
+    let Some((key, value)) = text.split_once('=') else {
+        bail!("invalid {flag} {text:?}: expected PATH=VALUE");
+    };
+    if key.trim().is_empty() {
+        bail!("invalid {flag} {text:?}: the path is empty");
+    }
+    let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()));
+    Ok((key.trim().to_string(), value))
+}
+
+/// The event of `--template` (or of the flags) with `--org`, `--resource-id` and `--set`,
+/// checked by building the first one.
+fn prepared(args: &PublishArgs) -> Result<Prepared> {
+    let mut set = Vec::new();
+    let envelope = match &args.template {
+        Some(name) => {
+            let Some(t) = template::get(name) else {
+                bail!(
+                    "unknown template {name:?} (known: {})",
+                    template::names().join(", ")
+                );
+            };
+            if let Some(org) = &args.org {
+                set.push(("organizationId".to_string(), Value::String(org.clone())));
+            }
+            if let Some(id) = &args.resource_id {
+                set.push(("resourceId".to_string(), Value::String(id.clone())));
+            }
+            t.envelope
+        }
+        None => serde_json::to_value(envelope_from_flags(args)?)?,
+    };
+    for text in &args.set {
+        set.push(key_value("--set", text)?);
+    }
+    Ok(Prepared::new(envelope, set, Pins::default(), Scope::new())?)
+}
+
+/// Sends `--count` events at `--rate`, each with a fresh id and timestamp; Ctrl-C stops
+/// between two events and says how many went.
+async fn send_many(args: &PublishArgs, prepared: &Prepared) -> Result<()> {
+    let client = bus::connect(&args.server.nats_url).await?;
+    let cancel = CancellationToken::new();
+    let stop = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            stop.cancel();
+        }
+    });
+    let pace = Pace {
+        count: args.count,
+        rate: args.rate,
+    };
+    let report = prepared.send(&client, pace, &cancel, |_| {}).await?;
+    bus::settle(&client).await?;
+    if report.cancelled {
+        eprintln!(
+            "published {} of {} events (interrupted)",
+            report.sent, report.total
+        );
+    } else {
+        eprintln!("published {} events", report.sent);
+    }
     Ok(())
 }
 
@@ -84,7 +199,10 @@ fn parse_envelopes(text: &str) -> Result<Vec<Outgoing>> {
                 without_position(&e)
             )
         })?;
-        out.push(outgoing(&envelope, raw.as_bytes()).with_context(|| format!("line {line}"))?);
+        let mut event =
+            outgoing(&envelope, raw.as_bytes()).with_context(|| format!("line {line}"))?;
+        event.line = Some(line);
+        out.push(event);
     }
     if out.is_empty() {
         bail!("no envelope found");
@@ -110,10 +228,20 @@ fn outgoing(envelope: &Envelope, json: &[u8]) -> Result<Outgoing> {
     let subject = envelope.subject()?;
     let mut body = Vec::with_capacity(json.len());
     compact_json(json, &mut body);
-    Ok(Outgoing { subject, body })
+    Ok(Outgoing {
+        subject,
+        body,
+        line: None,
+    })
 }
 
 fn from_flags(args: &PublishArgs) -> Result<Outgoing> {
+    let envelope = envelope_from_flags(args)?;
+    let json = serde_json::to_vec(&envelope).context("cannot encode the event")?;
+    outgoing(&envelope, &json)
+}
+
+fn envelope_from_flags(args: &PublishArgs) -> Result<Envelope> {
     let payload = match &args.payload {
         Some(text) => serde_json::from_str(text).context("invalid --payload")?,
         None => serde_json::json!({}),
@@ -128,7 +256,7 @@ fn from_flags(args: &PublishArgs) -> Result<Outgoing> {
         .collect::<Result<Vec<_>>>()?;
     let now = Utc::now();
     let field = |value: &Option<String>| value.clone().unwrap_or_default();
-    let envelope = Envelope {
+    Ok(Envelope {
         id: simulate::event_id(now.timestamp_millis(), rand::random()),
         organization_id: field(&args.org),
         source: field(&args.source),
@@ -141,9 +269,7 @@ fn from_flags(args: &PublishArgs) -> Result<Outgoing> {
             filters,
             tags: args.tags.clone(),
         },
-    };
-    let json = serde_json::to_vec(&envelope).context("cannot encode the event")?;
-    outgoing(&envelope, &json)
+    })
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use crate::args::SimulateArgs;
 use crate::bus;
 
 pub async fn run(args: SimulateArgs) -> Result<()> {
+    crate::publish::refuse_when_read_only()?;
     if !(args.rate.is_finite() && args.rate >= 0.0) {
         bail!(
             "invalid --rate {}: expected events per second, or 0 for as fast as possible",

@@ -22,7 +22,7 @@ pub async fn run(args: TailArgs) -> Result<()> {
     let filter = args.filter.as_deref().map(Filter::parse).transpose()?;
     let sieve = filter.map(Sieve::new);
     if let Some(path) = &args.from_file {
-        return tail_file(path, Output::new(&args, sieve));
+        return tail_file(path, args.max_line_bytes, Output::new(&args, sieve));
     }
     let mut subjects = args.subjects.clone();
     // Only the default subscription is narrowed: it holds every event the filter can match,
@@ -71,16 +71,20 @@ pub async fn run(args: TailArgs) -> Result<()> {
             batch = source.next_batch() => batch,
             changed = status.changed() => {
                 // A topic the gateway refuses ends the command with the gateway's words.
-                let refused = changed.ok().and_then(|()| {
-                    status.borrow_and_update().gateway.as_ref()?.errors.first().cloned()
-                });
-                if let Some(error) = refused {
-                    bail!("the gateway refused {error}");
+                let ending = changed.ok().and_then(|()| gateway_ending(&status.borrow_and_update()));
+                if let Some(ending) = ending {
+                    bail!("{ending}");
                 }
                 continue;
             }
         };
-        let Some(batch) = batch else { bail!("{ended}") };
+        let Some(batch) = batch else {
+            // The source may stop (an expired token) before its last status is seen above.
+            if let Some(ending) = gateway_ending(&status.borrow()) {
+                bail!("{ending}");
+            }
+            bail!("{ended}")
+        };
         // Everything that had arrived goes out in one write and one flush.
         let mut printed = Ok(());
         batch.for_each(
@@ -96,6 +100,16 @@ pub async fn run(args: TailArgs) -> Result<()> {
         output.printer.flush()?;
     }
     Ok(())
+}
+
+/// What ends `tail` in the gateway's words: a refused topic, or the token running out (the
+/// gateway closes with 4001 right after `token_expired`: not a refusal).
+fn gateway_ending(status: &SourceStatus) -> Option<String> {
+    let error = status.gateway.as_ref()?.errors.first()?;
+    Some(match error.strip_prefix("token_expired: ") {
+        Some(expired) => format!("the gateway closed the connection: {expired}"),
+        None => format!("the gateway refused {error}"),
+    })
 }
 
 /// The gateway token from the environment variable `--token-env` names (never an argument: it
@@ -172,8 +186,10 @@ impl Output {
 }
 
 /// `tail --from-file`: the events of an NDJSON file, in file order, as `tail` would print them
-/// had they come from the bus.
-fn tail_file(path: &str, mut output: Output) -> Result<()> {
+/// had they come from the bus. A line longer than `max_line` bytes is one invalid entry: it is
+/// reported as soon as it passes the bound and the rest of it is skipped unread into memory, so
+/// memory stays bounded whatever the input (a 200 MB line, `/dev/zero`).
+fn tail_file(path: &str, max_line: usize, mut output: Output) -> Result<()> {
     let (name, mut input): (&str, Box<dyn BufRead>) = if path == "-" {
         ("stdin", Box::new(io::stdin().lock()))
     } else {
@@ -181,13 +197,24 @@ fn tail_file(path: &str, mut output: Output) -> Result<()> {
         (path, Box::new(io::BufReader::with_capacity(1 << 16, file)))
     };
     let mut raw = Vec::with_capacity(1024);
+    let mut number: u64 = 0;
     while !output.printer.done() {
-        raw.clear();
-        let read = input
-            .read_until(b'\n', &mut raw)
+        number += 1;
+        let line = next_line(&mut *input, &mut raw, max_line)
             .with_context(|| format!("cannot read {name}"))?;
-        if read == 0 {
-            break;
+        match line {
+            Line::End => break,
+            Line::Whole => {}
+            Line::TooLong { rest } => {
+                output.printer.print_skipped(number, max_line, Utc::now())?;
+                if output.printer.done() {
+                    break;
+                }
+                if rest {
+                    skip_line(&mut *input).with_context(|| format!("cannot read {name}"))?;
+                }
+                continue;
+            }
         }
         while raw.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
             raw.pop();
@@ -199,6 +226,94 @@ fn tail_file(path: &str, mut output: Output) -> Result<()> {
         output.offer(&subject, &body)?;
     }
     output.printer.flush()
+}
+
+/// What [`next_line`] found.
+enum Line {
+    /// No more input.
+    End,
+    /// A line of at most the bound, in the buffer.
+    Whole,
+    /// A line over the bound: the buffer holds part of it; `rest` when the rest of it is still
+    /// to be skipped.
+    TooLong { rest: bool },
+}
+
+/// Reads one line (with its `\n`, if any) into `raw`, holding at most `max` bytes of it plus
+/// the line end: a longer line stops the read at the bound.
+fn next_line(input: &mut dyn BufRead, raw: &mut Vec<u8>, max: usize) -> io::Result<Line> {
+    raw.clear();
+    // A `\r\n` ending is not part of the line's length.
+    let bound = max.saturating_add(2);
+    loop {
+        let chunk = match input.fill_buf() {
+            Ok(chunk) => chunk,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            return Ok(if raw.is_empty() {
+                Line::End
+            } else {
+                Line::Whole
+            });
+        }
+        let (taken, ends) = match chunk.iter().position(|b| *b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        if raw.len() + taken > bound {
+            let fits = bound - raw.len();
+            raw.extend_from_slice(&chunk[..fits]);
+            input.consume(fits);
+            return Ok(Line::TooLong { rest: true });
+        }
+        raw.extend_from_slice(&chunk[..taken]);
+        input.consume(taken);
+        if ends {
+            return Ok(line_over(raw, max));
+        }
+    }
+}
+
+/// Whether the line in `raw`, read through its end, is over `max` bytes without that end.
+fn line_over(raw: &[u8], max: usize) -> Line {
+    let mut len = raw.len();
+    if raw.ends_with(b"\r\n") {
+        len -= 2;
+    } else if raw.ends_with(b"\n") {
+        len -= 1;
+    }
+    if len > max {
+        Line::TooLong { rest: false }
+    } else {
+        Line::Whole
+    }
+}
+
+/// Skips the rest of the current line, through its `\n` or to the end of the input, a buffer
+/// at a time.
+fn skip_line(input: &mut dyn BufRead) -> io::Result<()> {
+    loop {
+        let chunk = match input.fill_buf() {
+            Ok(chunk) => chunk,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        match chunk.iter().position(|b| *b == b'\n') {
+            Some(i) => {
+                input.consume(i + 1);
+                return Ok(());
+            }
+            None => {
+                let n = chunk.len();
+                input.consume(n);
+            }
+        }
+    }
 }
 
 /// The subject and body of one line of a file: an envelope goes on the subject it would be

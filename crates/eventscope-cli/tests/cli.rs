@@ -789,3 +789,132 @@ async fn overlapping_subjects_print_each_event_once() {
     ids.sort();
     assert_eq!(ids, ["apps", "both", "org"]);
 }
+
+/// Runs `eventscope-cli args` to the end; its output and its peak resident memory in bytes
+/// (VmHWM, read while it runs).
+async fn run_measured(args: &[&str]) -> (Output, u64) {
+    let child = cli(args).spawn().unwrap();
+    let pid = child.id().unwrap();
+    let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let watching = {
+        let peak = peak.clone();
+        tokio::spawn(async move {
+            while let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+                let hwm = status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                    .unwrap_or(0);
+                peak.fetch_max(hwm * 1024, std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    let output = finish(child).await;
+    watching.abort();
+    (output, peak.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+#[tokio::test]
+async fn tail_from_file_reports_a_line_over_max_line_bytes_as_invalid_and_skips_it_in_bounded_memory(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("long.ndjson");
+    {
+        use std::io::Write;
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
+        writeln!(out, "{}", envelope("t_1", "")).unwrap();
+        // 100 MB on one line: far over the default bound of 8 MiB.
+        let block = vec![b'x'; 1 << 20];
+        for _ in 0..100 {
+            out.write_all(&block).unwrap();
+        }
+        writeln!(out).unwrap();
+        writeln!(out, "{}", envelope("t_3", "")).unwrap();
+    }
+    let path = file.to_str().unwrap();
+    let (output, peak) = run_measured(&["tail", "--from-file", path, "--json"]).await;
+    check(&output, 0, "");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout:.300}");
+    assert_eq!(lines[0], envelope("t_1", ""));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(lines[1]).unwrap(),
+        serde_json::json!({"subject": "", "bodyBase64": "",
+            "error": "line 2: longer than 8388608 bytes (--max-line-bytes); skipped"})
+    );
+    assert_eq!(lines[2], envelope("t_3", ""));
+    assert!(peak < 48 << 20, "peak memory {} MiB", peak >> 20);
+
+    // The bound is the user's; a line exactly at it is read.
+    let exact = envelope("t_4", "");
+    let file = dir.path().join("exact.ndjson");
+    std::fs::write(&file, format!("{exact}\r\n{exact}x\n")).unwrap();
+    let bound = exact.len().to_string();
+    let output = run(&[
+        "tail",
+        "--from-file",
+        file.to_str().unwrap(),
+        "--max-line-bytes",
+        &bound,
+    ])
+    .await;
+    check(&output, 0, "");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(lines[0].contains("t_4"), "{stdout}");
+    assert!(
+        lines[1].ends_with(&format!(
+            "! line 2: longer than {bound} bytes (--max-line-bytes); skipped"
+        )),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn tail_from_file_on_endless_input_without_newlines_reports_it_and_never_aborts() {
+    let (output, peak) = run_measured(&[
+        "tail",
+        "--from-file",
+        "/dev/zero",
+        "--json",
+        "--count",
+        "1",
+        "--max-line-bytes",
+        "1048576",
+    ])
+    .await;
+    check(&output, 0, "");
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        "{\"subject\":\"\",\"bodyBase64\":\"\",\"error\":\"line 1: longer than 1048576 bytes (--max-line-bytes); skipped\"}\n"
+    );
+    assert!(peak < 32 << 20, "peak memory {} MiB", peak >> 20);
+}
+
+#[tokio::test]
+async fn publish_checks_every_size_against_the_servers_max_payload_before_sending_any() {
+    let server = NatsServer::start();
+    let (client, mut received) = subscriber(&server).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big.ndjson");
+    let big = envelope("t_2", "").replace(
+        r#""payload":{"title":"Call Zoë 🎉"}"#,
+        &format!(r#""payload":{{"pad":"{}"}}"#, "x".repeat(1_100_000)),
+    );
+    std::fs::write(&file, format!("{}\n{big}\n", envelope("t_1", ""))).unwrap();
+    let path = file.to_str().unwrap();
+    let output = run(&["publish", "--nats-url", &server.url(), "--file", path]).await;
+    check(
+        &output,
+        1,
+        &format!(
+            "error: line 2: the event has {} bytes; {} takes at most 1048576 (its max_payload); nothing was published\n",
+            big.len(),
+            server.url()
+        ),
+    );
+    assert_eq!(drain(&client, &mut received).await, []);
+}

@@ -222,3 +222,47 @@ async fn tail_through_the_gateway_fails_with_one_line() {
         "error: no gateway token: the environment variable NO_SUCH_VAR is not set\n",
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_through_the_gateway_stops_when_its_token_expires_and_says_so() {
+    let nats = NatsServer::start();
+    let url = gateway(&nats).await;
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        + 2;
+    let expiring = sign(
+        &Claims {
+            sub: "cli".into(),
+            orgs: vec!["org_1".into()],
+            exp,
+        },
+        SECRET,
+    );
+    let args = [
+        "--gateway",
+        &url,
+        "--token-env",
+        "GW_TOKEN",
+        "--subject",
+        "events.org_1.>",
+        "--json",
+    ];
+    let output = tail(
+        &nats,
+        &args,
+        &expiring,
+        &[envelope("org_1", "tasks", "created", 1)],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "error: the gateway closed the connection: the token expired at {exp} "
+        )),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}

@@ -2,6 +2,7 @@
 //!
 //! The desktop shell, the CLI and the benchmarks are thin layers over these modules.
 
+pub mod compose;
 pub mod event;
 pub mod facets;
 pub mod filter;
@@ -10,10 +11,14 @@ pub mod json_scan;
 pub mod live;
 pub mod nats_context;
 pub mod profile;
+pub mod publish;
 pub mod saved;
+pub mod scenario;
+pub mod sent;
 pub mod simulate;
 pub mod source;
 pub mod store;
+pub mod template;
 pub mod topic;
 pub mod view;
 pub mod wire;

@@ -11,8 +11,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::compose::ComposeError;
 use crate::facets;
 use crate::filter::{Filter, ParseError};
+use crate::publish::{Captured, PublishError};
+use crate::source::gateway::GatewayToken;
 use crate::source::{FirstConnect, Source, SourceCounters, SourceError};
 use crate::store::{EventStore, Incoming, StoreLimits};
 use crate::view::View;
@@ -55,9 +58,12 @@ pub struct Live {
     counters: Mutex<Arc<SourceCounters>>,
     status: watch::Sender<SourceStatus>,
     task: Mutex<Option<JoinHandle<()>>>,
-    /// The current source's NATS client, when it talks to NATS directly.
-    client: Mutex<Option<async_nats::Client>>,
+    /// The current source's NATS client, when it talks to NATS directly, and whether its
+    /// connection is read-only.
+    client: Mutex<Option<(async_nats::Client, bool)>>,
     rate: Mutex<RateMeter>,
+    /// Gives the gateway source a fresher token (none for NATS).
+    gateway_token: Mutex<Option<GatewayToken>>,
 }
 
 impl Live {
@@ -75,6 +81,7 @@ impl Live {
             task: Mutex::new(None),
             client: Mutex::new(None),
             rate: Mutex::new(RateMeter::default()),
+            gateway_token: Mutex::new(None),
         })
     }
 
@@ -88,10 +95,24 @@ impl Live {
         let counters = Arc::new(SourceCounters::default());
         let source = Source::connect(profile, first, counters.clone(), self.status.clone()).await?;
         *lock(&self.counters) = counters;
-        *lock(&self.client) = source.nats_client();
+        *lock(&self.client) = source.nats_client().map(|c| (c, profile.read_only));
+        *lock(&self.gateway_token) = source.gateway_token();
         let live = Arc::clone(self);
         *lock(&self.task) = Some(tokio::spawn(async move { live.ingest(source).await }));
         Ok(())
+    }
+
+    /// Gives the gateway source a fresher token for the same user: it re-authenticates the open
+    /// connection with it (`reauth`) and uses it for every later one, so the stream does not
+    /// stop at the old token's expiry. False when the source is not a gateway.
+    pub fn set_gateway_token(&self, token: &str) -> bool {
+        match &*lock(&self.gateway_token) {
+            Some(setter) => {
+                setter.set(token);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Stops the source; what was received stays.
@@ -133,8 +154,11 @@ impl Live {
             }
         }
         self.status.send_modify(|s| {
-            s.state = ConnectionState::Disconnected;
-            s.reason = Some("subscription ended".into());
+            // A source that stopped for a reason of its own (an expired gateway token) said so.
+            if s.state != ConnectionState::Disconnected || s.reason.is_none() {
+                s.state = ConnectionState::Disconnected;
+                s.reason = Some("subscription ended".into());
+            }
         });
     }
 
@@ -145,7 +169,7 @@ impl Live {
     /// The NATS server on the other end, as its latest INFO describes it (it changes when a
     /// reconnect lands on another cluster member); `None` without a direct NATS connection.
     pub fn server_about(&self) -> Option<ServerAbout> {
-        let client = lock(&self.client).clone()?;
+        let (client, _) = lock(&self.client).clone()?;
         let info = client.server_info();
         if info.version.is_empty() {
             return None;
@@ -156,6 +180,16 @@ impl Live {
             max_payload: info.max_payload as u64,
             jetstream: info.jetstream,
         })
+    }
+
+    /// The client to publish with: refused on a read-only connection, or without a direct NATS
+    /// connection (a gateway only delivers).
+    pub fn publisher(&self) -> Result<async_nats::Client, ComposeError> {
+        match lock(&self.client).clone() {
+            Some((_, true)) => Err(PublishError::ReadOnly.into()),
+            Some((client, false)) => Ok(client),
+            None => Err(ComposeError::NotConnected),
+        }
     }
 
     pub fn status(&self) -> SourceStatus {
@@ -293,6 +327,22 @@ impl Live {
         let store = lock(&self.store);
         let shown = lock(&self.shown);
         facets::count(&store, &shown.view, shown.id, top)
+    }
+
+    /// The newest `max` events of the view as they were received, oldest first, to replay.
+    pub fn view_captured(&self, max: usize) -> Vec<Captured> {
+        let store = lock(&self.store);
+        let shown = lock(&self.shown);
+        let start = shown.view.next_pos().saturating_sub(max as u64);
+        let (_, seqs) = shown.view.window_at(start, max);
+        seqs.iter()
+            .filter_map(|&seq| store.get(seq))
+            .map(|e| Captured {
+                subject: e.subject().to_string(),
+                body: bytes::Bytes::copy_from_slice(e.body()),
+                at_ms: e.received_ms(),
+            })
+            .collect()
     }
 
     pub fn detail(&self, seq: u64) -> Option<EventDetail> {

@@ -123,6 +123,21 @@ pub fn redacted(profile: &ConnectionProfile) -> ConnectionProfile {
     out
 }
 
+/// The new gateway token when `new` is `old` with only a different (non-empty) gateway token:
+/// the open connection can then re-authenticate (`reauth`) instead of reconnecting, and the
+/// stream does not stop.
+pub fn only_token_changed<'a>(
+    old: &ConnectionProfile,
+    new: &'a ConnectionProfile,
+) -> Option<&'a str> {
+    let (Some(was), Some(now)) = (&old.gateway, &new.gateway) else {
+        return None;
+    };
+    let same_place =
+        was.url == now.url && old.subjects == new.subjects && old.read_only == new.read_only;
+    (same_place && !now.token.is_empty() && now.token != was.token).then_some(now.token.as_str())
+}
+
 /// Where the remembered connection lives: a JSON file without secrets, plus the secret store.
 pub struct ProfileStore {
     path: PathBuf,
@@ -470,6 +485,28 @@ impl LaunchOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fresher_token_for_the_same_gateway_reauthenticates_anything_else_reconnects() {
+        let gw = |url: &str, token: &str, topics: &[&str]| ConnectionProfile {
+            subjects: topics.iter().map(|t| t.to_string()).collect(),
+            gateway: Some(GatewayTarget {
+                url: url.into(),
+                token: token.into(),
+            }),
+            ..ConnectionProfile::default()
+        };
+        let old = gw("ws://gw/ws", "old", &["events.org_1.>"]);
+        let check = |new: &ConnectionProfile, expected: Option<&str>| {
+            assert_eq!(only_token_changed(&old, new), expected, "{new:?}");
+        };
+        check(&gw("ws://gw/ws", "new", &["events.org_1.>"]), Some("new"));
+        check(&gw("ws://gw/ws", "old", &["events.org_1.>"]), None);
+        check(&gw("ws://gw/ws", "", &["events.org_1.>"]), None);
+        check(&gw("ws://other/ws", "new", &["events.org_1.>"]), None);
+        check(&gw("ws://gw/ws", "new", &["events.org_2.>"]), None);
+        check(&ConnectionProfile::default(), None);
+    }
 
     fn check(args: &[&str], env: &[(&str, &str)], expected: LaunchOptions) {
         let env: Vec<(String, String)> = env

@@ -531,9 +531,13 @@ impl<'a> EventRef<'a> {
         }
     }
 
-    pub fn headers(&self) -> Vec<(String, String)> {
+    fn raw_headers(&self) -> &'a [u8] {
         let start = self.record.subject_len as usize;
-        let raw = &self.bytes[start..start + self.record.headers_len as usize];
+        &self.bytes[start..start + self.record.headers_len as usize]
+    }
+
+    pub fn headers(&self) -> Vec<(String, String)> {
+        let raw = self.raw_headers();
         let mut parts = raw
             .split(|b| *b == 0)
             .map(|p| String::from_utf8_lossy(p).into_owned());
@@ -604,6 +608,7 @@ impl<'a> EventRef<'a> {
             subject: self.subject().to_string(),
             size: self.record.body_len,
             problem: self.problems().summary(),
+            sent: crate::sent::is_ours(self.raw_headers()),
         }
     }
 

@@ -37,6 +37,8 @@ pub struct RowSummary {
     /// Short description of what is wrong with the message (`not JSON`, `missing id`, ...),
     /// or null for a valid envelope.
     pub problem: Option<String>,
+    /// This Eventscope published it ([`crate::sent`]).
+    pub sent: bool,
 }
 
 /// How the detail pane should show a message body.
@@ -370,6 +372,9 @@ pub struct ConnectionProfile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(test, ts(optional))]
     pub nats_context: Option<String>,
+    /// Publishing through this connection is refused (a production bus watched, not driven).
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 /// Where a gateway profile connects. The token is a secret, kept like NATS secrets.
@@ -392,6 +397,7 @@ impl Default for ConnectionProfile {
             tls: TlsSettings::default(),
             gateway: None,
             nats_context: None,
+            read_only: false,
         }
     }
 }
@@ -445,6 +451,8 @@ pub enum ErrorCode {
     ConnectFailed,
     /// The query does not parse: the filter bar already explains it while it is typed.
     InvalidFilter,
+    /// Publishing was refused because the connection is marked read-only.
+    ReadOnly,
 }
 
 /// Whether a file the connection names (CA, client certificate or key, `.creds`) can be used,
@@ -487,4 +495,106 @@ pub struct NatsContextInfo {
     pub has_secret: bool,
     /// Why the context cannot be used as it is, when it cannot.
     pub problem: Option<String>,
+}
+
+/// One template of the composer's catalogue (`publish-template`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateInfo {
+    /// The event type's dotted name, `task.created`: the select's option value.
+    pub name: String,
+    pub source: String,
+    pub description: String,
+    /// The envelope as pretty JSON, for the editor.
+    pub envelope: String,
+}
+
+/// What the composer asks to send: an envelope, how many times, how fast.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct PublishRequest {
+    /// The envelope as JSON text.
+    pub envelope: String,
+    pub count: u32,
+    /// Events per second; null sends as fast as the connection takes them.
+    pub rate_per_sec: Option<f64>,
+    /// Keep the envelope's `id` and `timestamp`; otherwise each send gets fresh ones.
+    pub pinned: bool,
+}
+
+/// How far a send (or a replay) has got; reported about every 100 ms and once at the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct PublishProgress {
+    pub sent: u64,
+    pub total: u64,
+    pub bytes: u64,
+    pub elapsed_ms: u64,
+}
+
+/// What a send did in the end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct PublishOutcome {
+    pub sent: u64,
+    pub total: u64,
+    pub elapsed_ms: u64,
+    pub cancelled: bool,
+}
+
+/// Where a scenario step is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub enum StepStatus {
+    Pending,
+    Running,
+    Passed,
+    Failed,
+    /// Not run: an earlier step failed to publish, or the run was cancelled.
+    Skipped,
+}
+
+/// One step's state, sent as it changes (`scenario-step` with `data-status`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct StepUpdate {
+    /// The step's index in the file, from 0.
+    pub index: u32,
+    pub name: String,
+    /// `publish`, `expect`, `expect_none` or `wait`.
+    pub kind: String,
+    pub status: StepStatus,
+    /// Since the step started.
+    pub elapsed_ms: u64,
+    /// Why it failed (several lines: the filter, how many matched, the closest misses).
+    pub message: Option<String>,
+    /// Ids of the events the step published or matched (at most 1,000), to find them in the
+    /// table.
+    pub event_ids: Vec<String>,
+}
+
+/// A scenario file as the panel shows it before a run: its name and its steps, all pending.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct ScenarioOutline {
+    pub name: String,
+    pub steps: Vec<StepUpdate>,
+}
+
+/// How a run in the app ended: each step's last state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct ScenarioOutcome {
+    pub run_id: String,
+    pub passed: bool,
+    pub elapsed_ms: u64,
+    pub steps: Vec<StepUpdate>,
 }

@@ -29,8 +29,50 @@ pub struct Claims {
     pub sub: String,
     /// Organization ids the token may watch; `"*"` means every organization.
     pub orgs: Vec<String>,
-    /// Expiry, seconds since the Unix epoch.
+    /// Expiry, seconds since the Unix epoch. A NumericDate (RFC 7519) may have a fraction:
+    /// it is read rounded down, so a token never lives longer than it says.
+    #[serde(deserialize_with = "numeric_date_floor")]
     pub exp: i64,
+}
+
+/// A NumericDate (RFC 7519: a JSON number of seconds, possibly with a fraction) as whole
+/// seconds, rounded down.
+fn numeric_date_floor<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    numeric_date(d).map(f64::floor).map(|s| s as i64)
+}
+
+/// A NumericDate rounded up, for `nbf`: a token is never accepted early.
+fn numeric_date_ceil<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Option::<NumericDate>::deserialize(d).map(|n| n.map(|n| n.0.ceil() as i64))
+}
+
+fn numeric_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    NumericDate::deserialize(d).map(|n| n.0)
+}
+
+/// Any JSON number that is finite; anything else is the claim's wrong type.
+struct NumericDate(f64);
+
+impl<'de> Deserialize<'de> for NumericDate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = NumericDate;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("i64")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<NumericDate, E> {
+                Ok(NumericDate(v as f64))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<NumericDate, E> {
+                Ok(NumericDate(v as f64))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<NumericDate, E> {
+                Ok(NumericDate(v))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 /// Why a token was refused (HTTP 401 before the upgrade).
@@ -372,6 +414,7 @@ struct AlgName {
 /// clock like `exp`.
 #[derive(Deserialize)]
 struct NotBefore {
+    #[serde(default, deserialize_with = "numeric_date_ceil")]
     nbf: Option<i64>,
 }
 
@@ -392,7 +435,13 @@ pub fn verify(token: &str, verifier: &Verifier, now_secs: i64) -> Result<Claims,
     let header = URL_SAFE_NO_PAD
         .decode(header)
         .map_err(|_| malformed("the header is not base64url JSON with an `alg`"))?;
-    let name: AlgName = serde_json::from_slice(&header)
+    let header_json: serde_json::Value = serde_json::from_slice(&header)
+        .map_err(|_| malformed("the header is not base64url JSON with an `alg`"))?;
+    // serde reads a struct from an array too; a JOSE header is an object (RFC 7515).
+    if !header_json.is_object() {
+        return Err(malformed("the header is not a JSON object"));
+    }
+    let name: AlgName = serde_json::from_value(header_json)
         .map_err(|_| malformed("the header is not base64url JSON with an `alg`"))?;
     // A key the set holds but the gateway set aside explains the refusal better than its
     // algorithm would.
@@ -457,12 +506,17 @@ pub fn verify(token: &str, verifier: &Verifier, now_secs: i64) -> Result<Claims,
         });
     }
     // `decode` has read this payload already: it is base64url JSON.
-    let not_before: NotBefore = URL_SAFE_NO_PAD
+    let payload = URL_SAFE_NO_PAD
         .decode(payload)
-        .map_err(|e| TokenError::Claims(e.to_string()))
-        .and_then(|json| {
-            serde_json::from_slice(&json).map_err(|e| TokenError::Claims(e.to_string()))
-        })?;
+        .map_err(|e| TokenError::Claims(e.to_string()))?;
+    // serde reads a struct from an array of the right length too; a claims set is an object.
+    if !serde_json::from_slice::<serde_json::Value>(&payload).is_ok_and(|v| v.is_object()) {
+        return Err(TokenError::Claims(
+            "the claims are not a JSON object".into(),
+        ));
+    }
+    let not_before: NotBefore =
+        serde_json::from_slice(&payload).map_err(|e| TokenError::Claims(e.to_string()))?;
     if let Some(nbf) = not_before.nbf.filter(|nbf| *nbf > now_secs) {
         return Err(TokenError::Claims(format!(
             "`nbf` {nbf} is in the future (now {now_secs}, seconds since the epoch)"

@@ -4,13 +4,18 @@
 //! The fan-out never waits for a client: it offers each event to each outbox with `try_send`.
 //! A full outbox counts the event as missed; the count goes out as a `lagged` frame in front of
 //! the next event that fits, and a client that misses too many in a row is disconnected.
+//!
+//! An outbox is bounded twice: in items (`--send-queue`) and in bytes (`--send-queue-bytes`).
+//! The byte bound is what holds a connection's memory: an event that does not fit is missed, an
+//! answer to a request that does not fit closes the connection (4009), since answers are never
+//! dropped. Either way what the connection queued is freed when it closes.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use async_nats::Client;
-use eventscope_core::gateway::protocol::EventFrame;
+use eventscope_core::gateway::protocol::{EventFrame, CLOSE_TOO_SLOW};
 use futures::StreamExt;
 use tokio::sync::{mpsc, Mutex, Notify};
 use tokio::task::AbortHandle;
@@ -32,15 +37,45 @@ pub enum Item {
     Frame(String),
 }
 
+impl Item {
+    /// The bytes it holds and will write, as counted against the outbox's byte bound (an
+    /// event's shared part is counted for each client: while it waits, each one pins it).
+    pub fn size(&self) -> usize {
+        match self {
+            Item::Event {
+                subscription,
+                frame,
+            } => event_size(subscription, frame),
+            Item::Lagged(_) => LAGGED_SIZE,
+            Item::Frame(frame) => frame.len(),
+        }
+    }
+}
+
+/// A `lagged` frame's bytes, about.
+const LAGGED_SIZE: usize = 32;
+
+fn event_size(subscription: &str, frame: &EventFrame) -> usize {
+    // `{"type":"event","subscription":` and the quotes around the id.
+    frame.len() + subscription.len() + 34
+}
+
 /// One client's queue of frames to write, and what it missed.
 pub struct Outbox {
     tx: mpsc::Sender<Item>,
-    grant: Grant,
+    /// What the connection's token allows; replaced by a `reauth`.
+    grant: RwLock<Grant>,
     max_missed: u64,
+    max_bytes: usize,
+    /// Bytes queued and not yet taken by the writer.
+    bytes: AtomicUsize,
+    /// Why the connection is to be closed, when it is not for missing events.
+    closing: OnceLock<(u16, &'static str)>,
     /// Events missed since the last `lagged` frame was queued.
     missed: AtomicU64,
     too_slow: AtomicBool,
-    /// Wakes the writer when the client is to be disconnected for being too slow.
+    /// Wakes the writer when the client is to be disconnected: too slow, or
+    /// [`Outbox::close_with`].
     pub slow: Notify,
     metrics: Arc<Metrics>,
 }
@@ -50,12 +85,16 @@ impl Outbox {
         tx: mpsc::Sender<Item>,
         grant: Grant,
         max_missed: u64,
+        max_bytes: usize,
         metrics: Arc<Metrics>,
     ) -> Outbox {
         Outbox {
             tx,
-            grant,
+            grant: RwLock::new(grant),
             max_missed,
+            max_bytes,
+            bytes: AtomicUsize::new(0),
+            closing: OnceLock::new(),
             missed: AtomicU64::new(0),
             too_slow: AtomicBool::new(false),
             slow: Notify::new(),
@@ -63,9 +102,70 @@ impl Outbox {
         }
     }
 
-    /// Queues a frame that must not be dropped (answers to requests); waits for room.
+    /// Queues a frame that must not be dropped (answers to requests); waits for room in
+    /// items. False when the connection is closing, or is now because the frame is over the
+    /// byte bound (a client that sends requests and does not read their answers).
     pub async fn send(&self, frame: String) -> bool {
+        if self.closing.get().is_some() {
+            return false;
+        }
+        if !self.take_room(frame.len()) {
+            self.close_with(
+                CLOSE_TOO_SLOW,
+                "too slow: the send queue is over its byte limit",
+            );
+            return false;
+        }
         self.tx.send(Item::Frame(frame)).await.is_ok()
+    }
+
+    /// Counts `size` bytes as queued when they fit under the bound.
+    fn take_room(&self, size: usize) -> bool {
+        let mut now = self.bytes.load(Ordering::Relaxed);
+        loop {
+            // One item always fits in an empty outbox, so a bound smaller than a frame does not
+            // stop every frame.
+            if now > 0 && now + size > self.max_bytes {
+                return false;
+            }
+            match self.bytes.compare_exchange_weak(
+                now,
+                now + size,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => now = actual,
+            }
+        }
+    }
+
+    /// The writer took `item` out of the queue: its bytes are no longer held here.
+    pub fn taken(&self, item: &Item) {
+        self.bytes.fetch_sub(item.size(), Ordering::Relaxed);
+    }
+
+    /// Bytes queued now.
+    pub fn queued_bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Asks the writer to close the connection with `code` (the first reason given wins);
+    /// nothing more is queued.
+    pub fn close_with(&self, code: u16, reason: &'static str) {
+        let _ = self.closing.set((code, reason));
+        self.too_slow.store(true, Ordering::Relaxed);
+        self.slow.notify_one();
+    }
+
+    /// The close asked for with [`Outbox::close_with`], if any.
+    pub fn closing(&self) -> Option<(u16, &'static str)> {
+        self.closing.get().copied()
+    }
+
+    /// From now on, events are checked against `grant` (a `reauth` with other orgs).
+    pub fn set_grant(&self, grant: Grant) {
+        *write(&self.grant) = grant;
     }
 
     /// Events missed and not yet reported (for the last `lagged` frame before 4009).
@@ -79,7 +179,12 @@ impl Outbox {
             return;
         }
         // Authorization happened at subscribe; this second check makes a leak take two bugs.
-        if !self.grant.allows_subject(subject) {
+        let allowed = self
+            .grant
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .allows_subject(subject);
+        if !allowed {
             tracing::error!(
                 subject,
                 "refused to deliver an event outside the token's orgs"
@@ -90,8 +195,12 @@ impl Outbox {
             subscription: subscription.clone(),
             frame: frame.clone(),
         };
+        let size = event_size(subscription, frame);
         if self.missed.load(Ordering::Relaxed) > 0 {
             // The `lagged` frame and the event go in together, so the frame marks the gap.
+            if !self.take_room(size + LAGGED_SIZE) {
+                return self.miss();
+            }
             match self.tx.try_reserve_many(2) {
                 Ok(mut permits) => {
                     let missed = self.missed.swap(0, Ordering::Relaxed);
@@ -100,20 +209,30 @@ impl Outbox {
                             p.send(Item::Lagged(missed));
                         }
                         Metrics::add(&self.metrics.lagged, 1);
+                    } else {
+                        self.bytes.fetch_sub(LAGGED_SIZE, Ordering::Relaxed);
                     }
                     if let Some(p) = permits.next() {
                         p.send(event());
                     }
                 }
-                Err(mpsc::error::TrySendError::Full(())) => self.miss(),
-                Err(mpsc::error::TrySendError::Closed(())) => {}
+                Err(e) => {
+                    self.bytes.fetch_sub(size + LAGGED_SIZE, Ordering::Relaxed);
+                    if matches!(e, mpsc::error::TrySendError::Full(())) {
+                        self.miss();
+                    }
+                }
             }
             return;
         }
-        match self.tx.try_send(event()) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => self.miss(),
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        if !self.take_room(size) {
+            return self.miss();
+        }
+        if let Err(e) = self.tx.try_send(event()) {
+            self.bytes.fetch_sub(size, Ordering::Relaxed);
+            if matches!(e, mpsc::error::TrySendError::Full(_)) {
+                self.miss();
+            }
         }
     }
 

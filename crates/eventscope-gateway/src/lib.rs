@@ -5,7 +5,9 @@
 //! bound listener until `shutdown` turns true, which closes every client with 1001.
 
 pub mod auth;
+pub mod echo;
 pub mod hub;
+pub mod listener;
 pub mod metrics;
 pub mod session;
 
@@ -44,8 +46,18 @@ pub struct Limits {
     pub max_subscriptions: usize,
     pub max_frame_bytes: usize,
     pub send_queue: usize,
+    /// Bytes queued per connection: events over it are missed, answers over it close (4009).
+    pub send_queue_bytes: usize,
     pub max_missed: u64,
+    /// Open TCP connections (WebSocket or not); beyond it a connection is answered 503.
+    pub max_connections: usize,
+    /// How long a connection may take to be upgraded to a WebSocket (its request read and its
+    /// token checked); then it is closed.
+    pub upgrade_timeout: Duration,
 }
+
+/// Seconds a connection has to be upgraded unless configured otherwise.
+pub const DEFAULT_UPGRADE_TIMEOUT_SECS: u64 = 5;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -53,7 +65,10 @@ impl Default for Limits {
             max_subscriptions: protocol::DEFAULT_MAX_SUBSCRIPTIONS,
             max_frame_bytes: protocol::DEFAULT_MAX_FRAME_BYTES,
             send_queue: protocol::DEFAULT_SEND_QUEUE,
+            send_queue_bytes: protocol::DEFAULT_SEND_QUEUE_BYTES,
             max_missed: protocol::DEFAULT_MAX_MISSED,
+            max_connections: listener::default_max_connections(),
+            upgrade_timeout: Duration::from_secs(DEFAULT_UPGRADE_TIMEOUT_SECS),
         }
     }
 }
@@ -155,6 +170,14 @@ impl Gateway {
             let _ = shutdown.wait_for(|s| *s).await;
             let _ = stop.send(true);
         };
+        let limits = &shared.config.limits;
+        let listener = listener::GuardedListener::new(
+            listener,
+            limits.max_connections,
+            limits.upgrade_timeout,
+            shared.metrics.clone(),
+        );
+        let app = app.into_make_service_with_connect_info::<listener::Conn>();
         axum::serve(listener, app)
             .with_graceful_shutdown(signal)
             .await
@@ -189,14 +212,18 @@ fn follow_nats(mut status: watch::Receiver<SourceStatus>) -> watch::Receiver<Nat
     rx
 }
 
-/// The token of a request: `Authorization: Bearer`, else `?token=`.
+/// The token of a request: `Authorization: Bearer`, else `?token=`. An `Authorization` header
+/// of another scheme (Basic, added by a proxy) is not the client's token and does not hide one.
 fn token_of(request: &Request) -> Option<String> {
-    if let Some(value) = request.headers().get(header::AUTHORIZATION) {
-        let value = value.to_str().ok()?;
-        let (scheme, token) = value.split_once(' ')?;
-        return scheme
-            .eq_ignore_ascii_case("bearer")
-            .then(|| token.trim().to_string());
+    let bearer = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_string());
+    if bearer.is_some() {
+        return bearer;
     }
     let query = request.uri().query()?;
     form_urlencoded::parse(query.as_bytes())
@@ -223,6 +250,13 @@ async fn upgrade(State(shared): State<Arc<Shared>>, request: Request) -> Respons
             return refuse(StatusCode::UNAUTHORIZED, e.code(), &e.to_string());
         }
     };
+    // Upgraded: the connection's deadline no longer applies.
+    if let Some(axum::extract::ConnectInfo(conn)) = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<listener::Conn>>()
+    {
+        conn.upgraded();
+    }
     let (mut parts, _) = request.into_parts();
     let ws = match <WebSocketUpgrade as FromRequestParts<()>>::from_request_parts(&mut parts, &())
         .await
@@ -255,7 +289,7 @@ fn nats_connected(shared: &Shared) -> bool {
     shared.hub.client().connection_state() == async_nats::connection::State::Connected
 }
 
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)

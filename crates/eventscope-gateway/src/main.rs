@@ -55,9 +55,20 @@ struct Args {
     /// Events queued per client before it counts as lagging
     #[arg(long, value_name = "N", default_value_t = protocol::DEFAULT_SEND_QUEUE)]
     send_queue: usize,
+    /// Bytes queued per client: events beyond it are missed (as beyond --send-queue), an answer
+    /// beyond it closes the connection (4009)
+    #[arg(long, value_name = "BYTES", default_value_t = protocol::DEFAULT_SEND_QUEUE_BYTES)]
+    send_queue_bytes: usize,
     /// Events a lagging client may miss in a row before it is disconnected (4009)
     #[arg(long, value_name = "N", default_value_t = protocol::DEFAULT_MAX_MISSED)]
     max_missed: u64,
+    /// Open connections at most (WebSocket or plain HTTP); beyond it a connection is answered
+    /// 503 [default: the descriptor limit, raised to its hard limit, less 64]
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+    /// Seconds a connection has to send its request and be upgraded; then it is closed
+    #[arg(long, value_name = "SECS", default_value_t = eventscope_gateway::DEFAULT_UPGRADE_TIMEOUT_SECS)]
+    upgrade_timeout_secs: u64,
     /// NATS user (the password comes from EVENTSCOPE_NATS_PASSWORD)
     #[arg(long, value_name = "USER")]
     nats_user: Option<String>,
@@ -129,6 +140,8 @@ fn main() -> std::process::ExitCode {
     }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // Colors only on a terminal: a log file or the journal holds no escape sequences.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("EVENTSCOPE_LOG")
                 .unwrap_or_else(|_| "info".into()),
@@ -201,6 +214,12 @@ fn config(args: &Args) -> Result<Config> {
     if args.heartbeat_secs == 0 {
         bail!("invalid --heartbeat-secs 0: expected at least 1");
     }
+    if args.upgrade_timeout_secs == 0 {
+        bail!("invalid --upgrade-timeout-secs 0: expected at least 1");
+    }
+    if args.max_connections == Some(0) {
+        bail!("invalid --max-connections 0: expected at least 1");
+    }
     let env_secret = |name: &str| std::env::var(name).with_context(|| format!("{name} is not set"));
     let auth = if let Some(user) = &args.nats_user {
         NatsAuth::UserPassword {
@@ -247,7 +266,12 @@ fn config(args: &Args) -> Result<Config> {
             max_subscriptions: args.max_subscriptions,
             max_frame_bytes: args.max_frame_bytes,
             send_queue: args.send_queue,
+            send_queue_bytes: args.send_queue_bytes,
             max_missed: args.max_missed,
+            max_connections: args
+                .max_connections
+                .unwrap_or_else(eventscope_gateway::listener::default_max_connections),
+            upgrade_timeout: Duration::from_secs(args.upgrade_timeout_secs),
         },
     })
 }

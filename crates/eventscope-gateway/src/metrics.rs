@@ -26,6 +26,14 @@ pub struct Metrics {
     pub pong_timeouts: AtomicU64,
     /// Upgrades refused for a bad or missing token.
     pub auth_failures: AtomicU64,
+    /// Open TCP connections, upgraded or not.
+    pub http_connections: AtomicI64,
+    /// Open TCP connections not (yet) upgraded to a WebSocket.
+    pub upgrading: AtomicI64,
+    /// Connections answered 503 because `--max-connections` were open.
+    pub refused_connections: AtomicU64,
+    /// Connections closed for not being upgraded within `--upgrade-timeout-secs`.
+    pub upgrade_timeouts: AtomicU64,
 }
 
 impl Metrics {
@@ -112,6 +120,30 @@ impl Metrics {
             "counter",
             "Upgrades refused with 401.",
             c(&self.auth_failures),
+        );
+        metric(
+            "http_connections",
+            "gauge",
+            "Open TCP connections, upgraded to a WebSocket or not.",
+            g(&self.http_connections),
+        );
+        metric(
+            "upgrading_connections",
+            "gauge",
+            "Open TCP connections not upgraded to a WebSocket.",
+            g(&self.upgrading),
+        );
+        metric(
+            "refused_connections_total",
+            "counter",
+            "Connections answered 503 because --max-connections were open.",
+            c(&self.refused_connections),
+        );
+        metric(
+            "upgrade_timeouts_total",
+            "counter",
+            "Connections closed for not being upgraded in time.",
+            c(&self.upgrade_timeouts),
         );
         out
     }

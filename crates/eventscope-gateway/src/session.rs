@@ -8,14 +8,16 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use eventscope_core::gateway::protocol::{
-    ClientFrame, ErrorCode, NatsState, ServerFrame, CLOSE_GOING_AWAY, CLOSE_NO_PONG,
-    CLOSE_TOO_SLOW, MAX_ID_BYTES,
+    ClientFrame, ErrorCode, NatsState, ServerFrame, CLOSE_GOING_AWAY, CLOSE_INVALID_DATA,
+    CLOSE_NO_PONG, CLOSE_TOKEN_EXPIRED, CLOSE_TOO_BIG, CLOSE_TOO_SLOW, MAX_ID_BYTES,
+    MAX_TOPIC_BYTES,
 };
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, watch};
 
-use crate::auth::{Claims, Grant, TopicRefusal};
+use crate::auth::{self, Claims, Grant, TopicRefusal};
+use crate::echo::{self, shown};
 use crate::hub::{Item, Outbox, Target};
 use crate::metrics::Metrics;
 use crate::Shared;
@@ -26,17 +28,21 @@ const WRITE_BATCH: usize = 256;
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the gateway waits, after its close frame, for the client's.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
+/// Each connection logs its first refused request of an interval, and the number of the
+/// others at the end of it: what a client sends cannot grow the log faster than that.
+const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Serves one upgraded connection until it ends, then cleans up.
 pub async fn run(socket: WebSocket, claims: Claims, shared: Arc<Shared>) {
     let limits = &shared.config.limits;
     Metrics::gauge(&shared.metrics.connections, 1);
-    tracing::info!(sub = %claims.sub, orgs = ?claims.orgs, "client connected");
+    tracing::info!(sub = %shown(&claims.sub), orgs = ?claims.orgs, "client connected");
     let (tx, rx) = mpsc::channel(limits.send_queue.max(2));
     let outbox = Arc::new(Outbox::new(
         tx,
         Grant::new(&claims.orgs),
         limits.max_missed,
+        limits.send_queue_bytes,
         shared.metrics.clone(),
     ));
     let welcome = ServerFrame::Welcome {
@@ -54,18 +60,18 @@ pub async fn run(socket: WebSocket, claims: Claims, shared: Arc<Shared>) {
     let (sink, stream) = socket.split();
     let last_pong = AtomicU64::new(0);
     let started = Instant::now();
-    let mut subscriptions: HashMap<String, (String, u64)> = HashMap::new();
+    let mut state = State {
+        grant: Grant::new(&claims.orgs),
+        refusals: RefusalLog::new(shown(&claims.sub)),
+        expires: expiry(claims.exp),
+        claims,
+        subscriptions: HashMap::new(),
+    };
     let ending = {
         let write = write(sink, rx, &outbox, &shared, started, &last_pong);
-        let read = read(
-            stream,
-            &outbox,
-            &claims,
-            &shared,
-            started,
-            &last_pong,
-            &mut subscriptions,
-        );
+        // `read` ends at the token's expiry too: the writer then sends what is queued, the
+        // `token_expired` error last, and closes with 4001.
+        let read = read(stream, &outbox, &shared, started, &last_pong, &mut state);
         tokio::pin!(write, read);
         tokio::select! {
             ending = &mut write => {
@@ -76,14 +82,49 @@ pub async fn run(socket: WebSocket, claims: Claims, shared: Arc<Shared>) {
                 let _ = tokio::time::timeout(CLOSE_GRACE, &mut read).await;
                 ending
             }
-            () = &mut read => "client closed",
+            closing = &mut read => match closing {
+                None => "client closed",
+                Some((code, reason)) => {
+                    // The reader cannot go on; the writer says why, in the close frame.
+                    outbox.close_with(code, reason);
+                    let _ = tokio::time::timeout(CLOSE_TIMEOUT + CLOSE_GRACE, &mut write).await;
+                    reason
+                }
+            },
         }
     };
-    for (topic, key) in subscriptions.into_values() {
+    state.refusals.flush();
+    for (topic, key) in state.subscriptions.into_values() {
         shared.hub.detach(&topic, key).await;
     }
     Metrics::gauge(&shared.metrics.connections, -1);
-    tracing::info!(sub = %claims.sub, ending, "client disconnected");
+    tracing::info!(sub = %shown(&state.claims.sub), ending, "client disconnected");
+}
+
+/// What the reader keeps about its connection.
+struct State {
+    claims: Claims,
+    /// What `claims` allow.
+    grant: Grant,
+    /// Subscription id → its topic and hub key.
+    subscriptions: HashMap<String, (String, u64)>,
+    refusals: RefusalLog,
+    /// When `claims` expire.
+    expires: tokio::time::Instant,
+}
+
+/// The instant a token with this `exp` expires.
+fn expiry(exp: i64) -> tokio::time::Instant {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    // Capped at ten years: an absurd `exp` (a valid NumericDate) must not overflow a deadline.
+    const MAX_LEFT_MS: i64 = 10 * 365 * 24 * 3600 * 1000;
+    let left = exp
+        .saturating_mul(1000)
+        .saturating_sub(now_ms)
+        .clamp(0, MAX_LEFT_MS);
+    tokio::time::Instant::now() + Duration::from_millis(left as u64)
 }
 
 /// Writes queued frames, pings and status changes; returns why it stopped.
@@ -106,7 +147,7 @@ async fn write(
         let first = tokio::select! {
             biased;
             () = stopped(&mut shutdown) => return going_away(&mut sink).await,
-            () = outbox.slow.notified() => return too_slow(&mut sink, outbox, metrics).await,
+            () = outbox.slow.notified() => return ended(&mut sink, &mut rx, outbox, metrics).await,
             _ = ping.tick() => {
                 let since = started.elapsed().as_millis() as u64 - last_pong.load(Ordering::Relaxed);
                 if since > 2 * heartbeat.as_millis() as u64 {
@@ -126,7 +167,7 @@ async fn write(
                 text(ServerFrame::Status { nats: now }.to_json())
             }
             item = rx.recv() => match item {
-                Some(item) => render(item, metrics),
+                Some(item) => render(item, outbox, metrics),
                 None => return "outbox closed",
             },
         };
@@ -137,7 +178,7 @@ async fn write(
             sink.feed(first).await?;
             for _ in 0..WRITE_BATCH {
                 let Ok(item) = rx.try_recv() else { break };
-                sink.feed(render(item, metrics)).await?;
+                sink.feed(render(item, outbox, metrics)).await?;
             }
             sink.flush().await
         };
@@ -151,7 +192,7 @@ async fn write(
         match stop {
             None => {}
             Some(Stop::Shutdown) => return going_away(&mut sink).await,
-            Some(Stop::TooSlow) => return too_slow(&mut sink, outbox, metrics).await,
+            Some(Stop::TooSlow) => return ended(&mut sink, &mut rx, outbox, metrics).await,
             Some(Stop::NoPong) => return no_pong(&mut sink, metrics).await,
             Some(Stop::WriteFailed) => return "write failed",
         }
@@ -168,6 +209,35 @@ enum Stop {
 async fn going_away(sink: &mut SplitSink<WebSocket, Message>) -> &'static str {
     close(sink, CLOSE_GOING_AWAY, "the gateway is shutting down").await;
     "gateway shutting down"
+}
+
+/// Closes for the reason the outbox holds: the reader's (1007, 1009, 4001) or too slow.
+async fn ended(
+    sink: &mut SplitSink<WebSocket, Message>,
+    rx: &mut mpsc::Receiver<Item>,
+    outbox: &Outbox,
+    metrics: &Metrics,
+) -> &'static str {
+    match outbox.closing() {
+        Some((code, reason)) => {
+            if code == CLOSE_TOO_SLOW {
+                Metrics::add(&metrics.slow_disconnects, 1);
+            } else {
+                // What was queued before the reason arose goes first (the `token_expired`
+                // error, the answers before an oversized message), as far as the client reads.
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+                    while let Ok(item) = rx.try_recv() {
+                        sink.feed(render(item, outbox, metrics)).await?;
+                    }
+                    sink.flush().await
+                })
+                .await;
+            }
+            close(sink, code, reason).await;
+            reason
+        }
+        None => too_slow(sink, outbox, metrics).await,
+    }
 }
 
 /// The client hears how much it missed before it is let go.
@@ -201,7 +271,8 @@ async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|s| *s).await;
 }
 
-fn render(item: Item, metrics: &Metrics) -> Message {
+fn render(item: Item, outbox: &Outbox, metrics: &Metrics) -> Message {
+    outbox.taken(&item);
     match item {
         Item::Event {
             subscription,
@@ -227,98 +298,222 @@ async fn close(sink: &mut SplitSink<WebSocket, Message>, code: u16, reason: &'st
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.send(frame)).await;
 }
 
-/// Reads the client's frames until it closes or the socket fails.
+/// Reads the client's frames until it closes or the socket fails; the close code and reason to
+/// send when what the client sent ends the connection (1009, 1007).
 async fn read(
     mut stream: SplitStream<WebSocket>,
     outbox: &Arc<Outbox>,
-    claims: &Claims,
     shared: &Shared,
     started: Instant,
     last_pong: &AtomicU64,
-    subscriptions: &mut HashMap<String, (String, u64)>,
-) {
-    let grant = Grant::new(&claims.orgs);
-    while let Some(Ok(message)) = stream.next().await {
+    state: &mut State,
+) -> Option<(u16, &'static str)> {
+    loop {
+        let next = tokio::select! {
+            next = stream.next() => next,
+            () = tokio::time::sleep_until(state.expires) => {
+                let expired = ServerFrame::Error {
+                    id: None,
+                    code: ErrorCode::TokenExpired,
+                    message: format!(
+                        "the token expired at {} (seconds since the epoch); connect again with a fresh token, or send `reauth` before `exp`",
+                        state.claims.exp
+                    ),
+                };
+                outbox.send(expired.to_json()).await;
+                return Some((CLOSE_TOKEN_EXPIRED, "the token expired"));
+            }
+        };
+        let message = match next {
+            None => return None,
+            Some(Ok(message)) => message,
+            Some(Err(e)) => {
+                let closing = read_error(e);
+                if closing.is_some() {
+                    // Keep reading what is left (the client's close, the rest of its frame):
+                    // unread bytes at close make the kernel reset the connection, and a reset
+                    // discards the close frame before the client reads it.
+                    tokio::spawn(async move {
+                        let drain = async { while stream.next().await.is_some() {} };
+                        let _ = tokio::time::timeout(CLOSE_TIMEOUT + CLOSE_GRACE, drain).await;
+                    });
+                }
+                return closing;
+            }
+        };
         let answer = match message {
             Message::Pong(_) => {
                 last_pong.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
                 continue;
             }
             Message::Ping(_) => continue,
-            Message::Close(_) => return,
-            Message::Binary(_) => Some(error(
+            Message::Close(_) => return None,
+            Message::Binary(bytes) => Some(state.refusals.refuse(
                 None,
                 ErrorCode::BadRequest,
                 "frames are JSON text, not binary".into(),
+                &format!("a binary frame of {} bytes", bytes.len()),
             )),
-            Message::Text(frame) => {
-                request(frame.as_str(), outbox, &grant, shared, subscriptions).await
-            }
+            Message::Text(frame) => request(frame.as_str(), outbox, shared, state).await,
         };
         if let Some(answer) = answer {
             if !outbox.send(answer).await {
-                return;
+                return outbox.closing();
             }
         }
     }
 }
 
+/// The close a read error calls for: a message over the transport's limit (1009) or a text
+/// frame that is not UTF-8 (1007); `None` when the socket itself failed.
+fn read_error(e: axum::Error) -> Option<(u16, &'static str)> {
+    use tungstenite::error::{CapacityError, Error};
+    let inner = e.into_inner();
+    match inner.downcast_ref::<Error>()? {
+        Error::Capacity(CapacityError::MessageTooLong { .. }) => Some((
+            CLOSE_TOO_BIG,
+            "the message is larger than the gateway reads",
+        )),
+        Error::Capacity(_) => Some((CLOSE_TOO_BIG, "the message is too large")),
+        Error::Utf8(_) => Some((CLOSE_INVALID_DATA, "a text frame is not UTF-8")),
+        _ => None,
+    }
+}
+
+/// An `error` frame. It never repeats more of the request than a short prefix: an id only
+/// when it is a valid one, and a message cut to a few hundred bytes.
 fn error(id: Option<String>, code: ErrorCode, message: String) -> String {
-    ServerFrame::Error { id, code, message }.to_json()
+    let id = id.filter(|id| !id.is_empty() && id.len() <= MAX_ID_BYTES);
+    ServerFrame::Error {
+        id,
+        code,
+        message: echo::message(message),
+    }
+    .to_json()
+}
+
+/// One connection's refused requests in the log (see [`REFUSAL_LOG_INTERVAL`]).
+pub struct RefusalLog {
+    /// The token's `sub`, already made safe to log.
+    sub: String,
+    since: Instant,
+    logged: bool,
+    more: u64,
+}
+
+impl RefusalLog {
+    fn new(sub: String) -> RefusalLog {
+        RefusalLog {
+            sub,
+            since: Instant::now(),
+            logged: false,
+            more: 0,
+        }
+    }
+
+    /// Logs (or counts) the refusal of `input` and returns the `error` frame for it.
+    fn refuse(
+        &mut self,
+        id: Option<String>,
+        code: ErrorCode,
+        message: String,
+        input: &str,
+    ) -> String {
+        if self.since.elapsed() >= REFUSAL_LOG_INTERVAL {
+            self.flush();
+            self.since = Instant::now();
+            self.logged = false;
+        }
+        if self.logged {
+            self.more += 1;
+        } else {
+            self.logged = true;
+            tracing::info!(
+                sub = %self.sub,
+                code = code.as_str(),
+                request = %shown(input),
+                "request refused"
+            );
+        }
+        error(id, code, message)
+    }
+
+    /// Logs how many refusals were not logged one by one.
+    fn flush(&mut self) {
+        if self.more > 0 {
+            tracing::info!(
+                sub = %self.sub,
+                refused = self.more,
+                secs = self.since.elapsed().as_secs(),
+                "more requests refused"
+            );
+            self.more = 0;
+        }
+    }
 }
 
 /// Handles one request; the answer to queue, if any.
 async fn request(
     text: &str,
     outbox: &Arc<Outbox>,
-    grant: &Grant,
     shared: &Shared,
-    subscriptions: &mut HashMap<String, (String, u64)>,
+    state: &mut State,
 ) -> Option<String> {
     let limits = &shared.config.limits;
+    let State {
+        grant,
+        subscriptions,
+        refusals,
+        ..
+    } = state;
     if text.len() > limits.max_frame_bytes {
-        return Some(error(
-            None,
-            ErrorCode::Limit,
-            format!(
-                "the frame has {} bytes; the limit is {}",
-                text.len(),
-                limits.max_frame_bytes
-            ),
-        ));
+        let message = format!(
+            "the frame has {} bytes; the limit is {}",
+            text.len(),
+            limits.max_frame_bytes
+        );
+        // Only its size is logged: a frame may hold anything, a token included.
+        return Some(refusals.refuse(None, ErrorCode::Limit, message.clone(), &message));
     }
     let frame = match ClientFrame::parse(text) {
         Ok(frame) => frame,
-        Err((id, message)) => return Some(error(id, ErrorCode::BadRequest, message)),
+        Err((id, message)) => {
+            return Some(refusals.refuse(id, ErrorCode::BadRequest, message.clone(), &message))
+        }
     };
     match frame {
         ClientFrame::Subscribe { id, topic } => {
             if id.is_empty() || id.len() > MAX_ID_BYTES {
-                return Some(error(
-                    Some(id),
-                    ErrorCode::BadRequest,
-                    format!("a subscription id has 1 to {MAX_ID_BYTES} bytes"),
-                ));
+                let message = format!("a subscription id has 1 to {MAX_ID_BYTES} bytes");
+                return Some(refusals.refuse(Some(id), ErrorCode::BadRequest, message, &topic));
             }
             if subscriptions.contains_key(&id) {
                 let message = format!("subscription {id:?} already exists");
-                return Some(error(Some(id), ErrorCode::BadRequest, message));
+                return Some(refusals.refuse(Some(id), ErrorCode::BadRequest, message, &topic));
             }
             if subscriptions.len() >= limits.max_subscriptions {
                 let message = format!(
                     "a connection may hold {} subscriptions",
                     limits.max_subscriptions
                 );
-                return Some(error(Some(id), ErrorCode::Limit, message));
+                return Some(refusals.refuse(Some(id), ErrorCode::Limit, message, &topic));
+            }
+            // Before anything parses it, and long before NATS: a subject over nats-server's
+            // control line limit makes it drop the gateway's connection, every client's.
+            if topic.len() > MAX_TOPIC_BYTES {
+                let message = format!(
+                    "the topic has {} bytes; the limit is {MAX_TOPIC_BYTES}",
+                    topic.len()
+                );
+                return Some(refusals.refuse(Some(id), ErrorCode::InvalidTopic, message, &topic));
             }
             let pattern = match grant.authorize(&topic) {
                 Ok(pattern) => pattern,
                 Err(TopicRefusal::Invalid(m)) => {
-                    return Some(error(Some(id), ErrorCode::InvalidTopic, m))
+                    return Some(refusals.refuse(Some(id), ErrorCode::InvalidTopic, m, &topic))
                 }
                 Err(TopicRefusal::Forbidden(m)) => {
-                    tracing::info!(topic, "subscription refused: forbidden");
-                    return Some(error(Some(id), ErrorCode::Forbidden, m));
+                    return Some(refusals.refuse(Some(id), ErrorCode::Forbidden, m, &topic))
                 }
             };
             // Queued before the topic is attached, so `subscribed` precedes its first event.
@@ -336,7 +531,7 @@ async fn request(
                 outbox: outbox.clone(),
             };
             if let Err(e) = shared.hub.attach(pattern.as_str(), target).await {
-                tracing::warn!(topic = pattern.as_str(), "nats subscribe failed: {e}");
+                tracing::warn!(topic = %shown(pattern.as_str()), "nats subscribe failed: {e}");
                 // The client was told `subscribed`; it hears the subscription end at once.
                 let ended = ServerFrame::Unsubscribed { id: id.clone() };
                 outbox.send(ended.to_json()).await;
@@ -345,6 +540,7 @@ async fn request(
             subscriptions.insert(id, (pattern.to_string(), key));
             None
         }
+        ClientFrame::Reauth { token } => reauth(&token, outbox, shared, state).await,
         ClientFrame::Unsubscribe { id } => match subscriptions.remove(&id) {
             Some((topic, key)) => {
                 // Detached first: every event queued before `unsubscribed` was for it, none after.
@@ -352,9 +548,76 @@ async fn request(
                 Some(ServerFrame::Unsubscribed { id }.to_json())
             }
             None => {
-                let message = format!("no subscription {id:?}");
-                Some(error(Some(id), ErrorCode::BadRequest, message))
+                let message = format!("no subscription {:?}", echo::prefix(&id, MAX_ID_BYTES));
+                Some(refusals.refuse(Some(id), ErrorCode::BadRequest, message.clone(), &message))
             }
         },
     }
+}
+
+/// A `reauth`: a fresh token for the same `sub` replaces the connection's claims. Its orgs apply
+/// from here on: the subscriptions they no longer allow are ended (`unsubscribed`) before the
+/// answer, `reauthenticated`. A refused token changes nothing (the old one still runs out).
+async fn reauth(
+    token: &str,
+    outbox: &Arc<Outbox>,
+    shared: &Shared,
+    state: &mut State,
+) -> Option<String> {
+    // The token itself is never logged: only why it was refused.
+    let claims = match auth::verify(token, &shared.config.verifier, crate::unix_now()) {
+        Ok(claims) => claims,
+        Err(e) => {
+            let message = format!("the new token is refused ({}): {e}", e.code());
+            return Some(state.refusals.refuse(
+                None,
+                ErrorCode::Unauthorized,
+                message,
+                &format!("reauth: {}", e.code()),
+            ));
+        }
+    };
+    if claims.sub != state.claims.sub {
+        let message = format!(
+            "the new token is for another user ({:?}, not {:?})",
+            echo::prefix(&claims.sub, MAX_ID_BYTES),
+            echo::prefix(&state.claims.sub, MAX_ID_BYTES)
+        );
+        return Some(state.refusals.refuse(
+            None,
+            ErrorCode::Unauthorized,
+            message,
+            "reauth: another sub",
+        ));
+    }
+    let grant = Grant::new(&claims.orgs);
+    // Narrowed first, so no event of an org the new token lacks is delivered from here on.
+    outbox.set_grant(grant.clone());
+    let ended: Vec<String> = state
+        .subscriptions
+        .iter()
+        .filter(|(_, (topic, _))| grant.authorize(topic).is_err())
+        .map(|(id, _)| id.clone())
+        .collect();
+    for id in ended {
+        if let Some((topic, key)) = state.subscriptions.remove(&id) {
+            shared.hub.detach(&topic, key).await;
+            if !outbox
+                .send(ServerFrame::Unsubscribed { id }.to_json())
+                .await
+            {
+                return None;
+            }
+        }
+    }
+    tracing::info!(sub = %shown(&claims.sub), orgs = ?claims.orgs, "client reauthenticated");
+    state.expires = expiry(claims.exp);
+    state.grant = grant;
+    let answer = ServerFrame::Reauthenticated {
+        sub: claims.sub.clone(),
+        orgs: claims.orgs.clone(),
+        exp: claims.exp,
+    };
+    state.claims = claims;
+    Some(answer.to_json())
 }

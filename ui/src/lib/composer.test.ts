@@ -1,6 +1,6 @@
 // Specification of the composer's fields and JSON kept in sync.
 import { describe, expect, it } from "vitest";
-import { fieldsOf, filterPairs, withFields } from "./composer";
+import { fieldsOf, filterPairs, withFields, outcomeText, progressPercent } from "./composer";
 
 const check = (actual: unknown, expected: unknown) => expect(actual).toEqual(expected);
 
@@ -30,4 +30,15 @@ describe("fields written into the envelope", () => {
   });
   it("a half-typed envelope is left as it is", () => check(withFields('{"id": ', { org: "x", resourceId: "", filters: "", tags: "" }), '{"id": '));
   it("a filter line without = has an empty value", () => check(filterPairs("a\nb=c"), [["a", ""], ["b", "c"]]));
+});
+
+describe("what a send says", () => {
+  it("everything sent", () => expect(outcomeText({ sent: 500, total: 500, elapsedMs: 5012, cancelled: false })).toBe("sent 500 of 500 in 5.0 s"));
+  it("cancelled half-way", () => expect(outcomeText({ sent: 120, total: 500, elapsedMs: 1234, cancelled: true })).toBe("cancelled: sent 120 of 500 in 1.2 s"));
+  it("the bar fills with what was sent", () => {
+    expect(progressPercent(null)).toBe(0);
+    expect(progressPercent({ sent: 1, total: 3 })).toBe(33);
+    expect(progressPercent({ sent: 5, total: 5 })).toBe(100);
+    expect(progressPercent({ sent: 0, total: 0 })).toBe(0);
+  });
 });

@@ -68,3 +68,16 @@ export function withFields(text: string, fields: ComposerFields): string {
   envelope.metadata = metadata;
   return JSON.stringify(envelope, null, 2);
 }
+
+/** What a send did: `sent 500 of 500 in 5.0 s`, `cancelled: sent 120 of 500 in 1.2 s`. */
+export function outcomeText(o: { sent: number; total: number; elapsedMs: number; cancelled: boolean }): string {
+  const seconds = (o.elapsedMs / 1000).toFixed(1);
+  const text = `sent ${o.sent} of ${o.total} in ${seconds} s`;
+  return o.cancelled ? `cancelled: ${text}` : text;
+}
+
+/** The progress bar's fill, 0 to 100. */
+export function progressPercent(p: { sent: number; total: number } | null): number {
+  if (!p || p.total <= 0) return 0;
+  return Math.min(100, Math.round((p.sent / p.total) * 100));
+}

@@ -14,6 +14,7 @@ const saved = (over: Partial<SavedConnection> = {}): SavedConnection => ({
     subjects: ["events.org_1.>", "events.*.tasks.>"],
     auth: { kind: "userPassword", user: "alice", password: "" },
     tls: { required: true, caFile: "/ca.pem", certFile: null, keyFile: null },
+    readOnly: false,
   },
   hasSecret: true,
   secretStorage: "keyring",
@@ -44,6 +45,7 @@ const savedGateway = (over: Partial<SavedConnection> = {}): SavedConnection =>
       auth: { kind: "none" },
       tls: { required: false, caFile: null, certFile: null, keyFile: null },
       gateway: { url: "wss://gw.example:8787/ws", token: "" },
+      readOnly: false,
     },
     ...over,
   });
@@ -101,13 +103,19 @@ describe("the profile sent to connect", () => {
         subjects: ["events.>"],
         auth: { kind: "none" },
         tls: { required: false, caFile: null, certFile: null, keyFile: null },
+        readOnly: false,
       },
     }));
+
+  it("a read-only connection says so in its profile", () => {
+    const r = profileFromForm(form({ readOnly: true }), null);
+    check(r.ok && r.profile.readOnly, true);
+  });
 
   it("an empty subject list means every event", () =>
     check(profileFromForm(form({ subjects: "  \n" }), null), {
       ok: true,
-      profile: { servers: ["nats://127.0.0.1:4222"], subjects: ["events.>"], auth: { kind: "none" }, tls: { required: false, caFile: null, certFile: null, keyFile: null } },
+      profile: { servers: ["nats://127.0.0.1:4222"], subjects: ["events.>"], auth: { kind: "none" }, tls: { required: false, caFile: null, certFile: null, keyFile: null }, readOnly: false },
     }));
 
   it("needs a server", () => check(profileFromForm(form({ servers: " , " }), null), { ok: false, error: "Give at least one server URL." }));
@@ -157,6 +165,7 @@ describe("the gateway profile sent to connect", () => {
         auth: { kind: "none" },
         tls: { required: false, caFile: null, certFile: null, keyFile: null },
         gateway: { url: "ws://gw:8787/ws", token: "eyJ.jwt" },
+        readOnly: false,
       },
     }));
 

@@ -47,6 +47,8 @@ export interface ConnectionForm {
   keyFile: string;
   /** The `nats` CLI context the form was filled from ("" for none): its secret is read from it. */
   natsContext: string;
+  /** Publishing through this connection is refused. */
+  readOnly: boolean;
 }
 
 export function emptyForm(): ConnectionForm {
@@ -67,6 +69,7 @@ export function emptyForm(): ConnectionForm {
     certFile: "",
     keyFile: "",
     natsContext: "",
+    readOnly: false,
   };
 }
 
@@ -97,6 +100,7 @@ export function formFromSaved(saved: SavedConnection | null): ConnectionForm {
   form.certFile = p.tls.certFile ?? "";
   form.keyFile = p.tls.keyFile ?? "";
   form.natsContext = p.natsContext ?? "";
+  form.readOnly = p.readOnly;
   return form;
 }
 
@@ -218,6 +222,7 @@ export function profileFromForm(form: ConnectionForm, saved: SavedConnection | n
     subjects,
     auth,
     tls: { required: form.tlsRequired, caFile: optional(form.caFile), certFile, keyFile },
+    readOnly: form.readOnly,
   };
   const context = formContext(form, contexts);
   if (context) profile.natsContext = context.name;
@@ -246,6 +251,7 @@ function gatewayProfile(form: ConnectionForm, topics: string[], saved: SavedConn
       auth: { kind: "none" },
       tls: { required: false, caFile: null, certFile: null, keyFile: null },
       gateway: { url, token },
+      readOnly: form.readOnly,
     },
   };
 }

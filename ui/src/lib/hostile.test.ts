@@ -34,6 +34,7 @@ const row: RowSummary = {
   subject: `events.${IMG}`,
   size: 10,
   problem: null,
+  sent: false,
 };
 
 describe("hostile strings render as text", () => {

@@ -3,7 +3,7 @@
 // Outside the Tauri window (a plain browser on the Vite dev server) every call fails with a clear
 // error: the UI shows no data it did not get from the core.
 import { Channel, invoke, isTauri } from "@tauri-apps/api/core";
-import { open as openFileDialog } from "@tauri-apps/plugin-dialog";
+import { open as openFileDialog, save as saveFileDialog } from "@tauri-apps/plugin-dialog";
 import type { About } from "./bindings/About";
 import type { Batch } from "./bindings/Batch";
 import type { ConnectionProfile } from "./bindings/ConnectionProfile";
@@ -17,6 +17,13 @@ import type { RowSummary } from "./bindings/RowSummary";
 import type { SavedConnection } from "./bindings/SavedConnection";
 import type { SavedView } from "./bindings/SavedView";
 import type { SavedViews } from "./bindings/SavedViews";
+import type { PublishOutcome } from "./bindings/PublishOutcome";
+import type { PublishProgress } from "./bindings/PublishProgress";
+import type { PublishRequest } from "./bindings/PublishRequest";
+import type { TemplateInfo } from "./bindings/TemplateInfo";
+import type { ScenarioOutcome } from "./bindings/ScenarioOutcome";
+import type { ScenarioOutline } from "./bindings/ScenarioOutline";
+import type { StepUpdate } from "./bindings/StepUpdate";
 import type { WireError } from "./bindings/WireError";
 
 /** Everything the UI asks of the core. */
@@ -49,10 +56,30 @@ export interface Backend {
   deleteView(name: string): Promise<SavedViews>;
   /** This build's version and the connected server's. */
   about(): Promise<About>;
+  /** The platform's event types the composer starts from, each with its envelope. */
+  publishTemplates(): Promise<TemplateInfo[]>;
+  /** A received event's envelope as JSON text, for re-publishing; rejects with `evicted`. */
+  eventEnvelope(seq: number, asReceived: boolean): Promise<string>;
+  /** The subject an envelope publishes on; rejects with `invalid_input` saying why there is none. */
+  publishSubject(envelope: string): Promise<string>;
+  /** Sends; `onProgress` about 10 times a second. Rejects with `read_only` on a read-only connection. */
+  publish(request: PublishRequest, onProgress: (p: PublishProgress) => void): Promise<PublishOutcome>;
+  cancelPublish(): Promise<void>;
+  /** Publishes the newest events of the view again, unchanged: at a rate, or with null at their original spacing. */
+  replayView(ratePerSec: number | null, onProgress: (p: PublishProgress) => void): Promise<PublishOutcome>;
+  /** Reads and checks a scenario file; rejects with `invalid_input` and the file position when it is invalid. */
+  scenarioCheck(path: string, vars: [string, string][]): Promise<ScenarioOutline>;
+  /** Runs a scenario on the connection's server; `onUpdate` as each step changes. */
+  scenarioRun(path: string, vars: [string, string][], onUpdate: (u: StepUpdate) => void): Promise<ScenarioOutcome>;
+  cancelScenario(): Promise<void>;
+  /** Writes the current view's events as a scenario file; the number of events written. */
+  saveScenario(path: string, name: string): Promise<number>;
+  /** The native save dialog; the chosen path, or null when cancelled. */
+  pickSaveFile(title: string, defaultPath: string): Promise<string | null>;
 }
 
 /** The codes the core sends; a Record so that a code added in Rust fails svelte-check until it is listed. */
-const errorCodes: Record<ErrorCode, true> = { evicted: true, invalid_input: true, connect_failed: true, invalid_filter: true };
+const errorCodes: Record<ErrorCode, true> = { evicted: true, invalid_input: true, connect_failed: true, invalid_filter: true, read_only: true };
 
 function errorCode(code: unknown): ErrorCode | null {
   return typeof code === "string" && Object.prototype.hasOwnProperty.call(errorCodes, code) ? (code as ErrorCode) : null;
@@ -114,6 +141,36 @@ const tauriBackend: Backend = {
   saveView: (view) => call<SavedViews>("save_view", { view }),
   deleteView: (name) => call<SavedViews>("delete_view", { name }),
   about: () => call<About>("about"),
+  publishTemplates: () => call<TemplateInfo[]>("publish_templates"),
+  eventEnvelope: (seq, asReceived) => call<string>("event_envelope", { seq, asReceived }),
+  publishSubject: (envelope) => call<string>("publish_subject", { envelope }),
+  async publish(request, onProgress) {
+    const channel = new Channel<PublishProgress>();
+    channel.onmessage = onProgress;
+    return call<PublishOutcome>("publish", { request, onProgress: channel });
+  },
+  cancelPublish: () => call<void>("cancel_publish"),
+  async replayView(ratePerSec, onProgress) {
+    const channel = new Channel<PublishProgress>();
+    channel.onmessage = onProgress;
+    return call<PublishOutcome>("replay_view", { ratePerSec, onProgress: channel });
+  },
+  scenarioCheck: (path, vars) => call<ScenarioOutline>("scenario_check", { path, vars }),
+  async scenarioRun(path, vars, onUpdate) {
+    const channel = new Channel<StepUpdate>();
+    channel.onmessage = onUpdate;
+    return call<ScenarioOutcome>("scenario_run", { path, vars, onUpdate: channel });
+  },
+  cancelScenario: () => call<void>("cancel_scenario"),
+  saveScenario: (path, name) => call<number>("save_scenario", { path, name }),
+  async pickSaveFile(title, defaultPath) {
+    try {
+      const chosen = await saveFileDialog({ title, defaultPath, filters: [{ name: "Scenarios", extensions: ["yaml", "yml"] }] });
+      return typeof chosen === "string" ? chosen : null;
+    } catch (error) {
+      throw toWireError(error);
+    }
+  },
 };
 
 /** True inside the Eventscope window; false in a plain browser. */

@@ -1,6 +1,6 @@
 // Specification of query editing: the terms clicks write, and adding, removing, flipping them.
 import { describe, expect, it } from "vitest";
-import { fieldTerm, hasTerm, pathTerm, quoteValue, toggleTerm, topLevelTerms, withSuggestion } from "./query";
+import { fieldTerm, hasTerm, idsQuery, pathTerm, quoteValue, toggleTerm, topLevelTerms, withSuggestion } from "./query";
 
 describe("values are written so the core reads them back literally", () => {
   const check = (value: string, expected: string) => expect(quoteValue(value)).toBe(expected);
@@ -67,4 +67,9 @@ describe("a suggested field replaces the misspelt one", () => {
   it("after a non-ASCII character (offsets are UTF-16 units)", () => check("😀 orgg:x", 3, 7, "org", "😀 org:x"));
   it("no suggestion, no change", () => check("orgg:x", 0, 4, null, "orgg:x"));
   it("a stale problem that points past the text changes nothing", () => check("org", 0, 4, "org", "org"));
+});
+
+describe("the events of a scenario step", () => {
+  it("one id", () => expect(idsQuery(["evt_1"])).toBe("id:evt_1"));
+  it("several, once each, any of them", () => expect(idsQuery(["evt_1", "e 2", "evt_1"])).toBe('(id:evt_1 OR id:"e 2")'));
 });

@@ -97,3 +97,10 @@ export function withSuggestion(query: string, problem: { pos: number; end: numbe
   if (problem.suggestion === null || problem.end <= problem.pos || problem.end > query.length) return query;
   return query.slice(0, problem.pos) + problem.suggestion + query.slice(problem.end);
 }
+
+/** The events with these ids: `id:evt_1` for one, `(id:evt_1 OR id:evt_2)` for several. */
+export function idsQuery(ids: readonly string[]): string {
+  const unique = [...new Set(ids)];
+  if (unique.length === 1) return fieldTerm("id", unique[0]);
+  return `(${unique.map((id) => fieldTerm("id", id)).join(" OR ")})`;
+}

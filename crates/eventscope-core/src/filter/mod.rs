@@ -87,6 +87,17 @@ impl Filter {
         narrow::subjects(&self.expr)
     }
 
+    /// The query's top-level terms (its `AND`ed parts), each a filter of its own: an event that
+    /// fails exactly one of them is a "closest miss" of a scenario's expectation.
+    pub fn conjuncts(&self) -> Vec<Filter> {
+        match &self.expr {
+            Expr::And(all) => all.iter().map(|e| Filter { expr: e.clone() }).collect(),
+            other => vec![Filter {
+                expr: other.clone(),
+            }],
+        }
+    }
+
     /// The literal texts the query looks for (free text, field values and the pieces of their
     /// globs), outside negations: what the detail pane highlights. No duplicates, longest first
     /// so that a highlighter that takes the first match marks the longest.

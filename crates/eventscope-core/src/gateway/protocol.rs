@@ -22,20 +22,62 @@ pub const DEFAULT_SEND_QUEUE: usize = 4096;
 pub const DEFAULT_MAX_MISSED: u64 = 10_000;
 /// Longest subscription id, in bytes.
 pub const MAX_ID_BYTES: usize = 128;
+/// Longest topic, in bytes. The platform's scheme needs far less; nats-server drops a
+/// connection whose control line (`SUB <subject> <sid>`) exceeds 4 KiB, so a longer topic must
+/// never reach it.
+pub const MAX_TOPIC_BYTES: usize = 1024;
+/// Longest part of a client's request an `error` frame or a log line repeats, in bytes.
+pub const MAX_ECHO_BYTES: usize = 200;
+/// Bytes queued for one client before it is counted as lagging (events) or closed (answers).
+pub const DEFAULT_SEND_QUEUE_BYTES: usize = 4 << 20;
 
 /// The server is shutting down (WebSocket "going away").
 pub const CLOSE_GOING_AWAY: u16 = 1001;
+/// A text frame that is not UTF-8 (WebSocket "invalid frame payload data").
+pub const CLOSE_INVALID_DATA: u16 = 1007;
+/// A message larger than the transport reads (WebSocket "message too big").
+pub const CLOSE_TOO_BIG: u16 = 1009;
+/// The token expired (after an `error` frame with code `token_expired`).
+pub const CLOSE_TOKEN_EXPIRED: u16 = 4001;
 /// No pong within two heartbeat intervals.
 pub const CLOSE_NO_PONG: u16 = 4008;
 /// The client fell behind by more than the second bound of its send queue.
 pub const CLOSE_TOO_SLOW: u16 = 4009;
 
 /// A frame the client sends.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum ClientFrame {
-    Subscribe { id: String, topic: String },
-    Unsubscribe { id: String },
+    Subscribe {
+        id: String,
+        topic: String,
+    },
+    Unsubscribe {
+        id: String,
+    },
+    /// A fresh token for the same `sub`, sent before the connection's token expires. Read by
+    /// [`ClientFrame::parse`] itself, so serde's list of expected types stays the original one.
+    #[serde(skip_deserializing)]
+    Reauth {
+        token: String,
+    },
+}
+
+/// The token stays out of debug output, as out of every log.
+impl std::fmt::Debug for ClientFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientFrame::Subscribe { id, topic } => f
+                .debug_struct("Subscribe")
+                .field("id", id)
+                .field("topic", topic)
+                .finish(),
+            ClientFrame::Unsubscribe { id } => {
+                f.debug_struct("Unsubscribe").field("id", id).finish()
+            }
+            ClientFrame::Reauth { .. } => f.debug_struct("Reauth").finish_non_exhaustive(),
+        }
+    }
 }
 
 impl ClientFrame {
@@ -48,6 +90,17 @@ impl ClientFrame {
             return Err((None, "a frame is a JSON object with a `type`".into()));
         }
         let id = value.get("id").and_then(|v| v.as_str()).map(String::from);
+        if value.get("type").and_then(|v| v.as_str()) == Some("reauth") {
+            return match value.get("token").and_then(|v| v.as_str()) {
+                Some(token) => Ok(ClientFrame::Reauth {
+                    token: token.to_string(),
+                }),
+                None => Err((
+                    id,
+                    "not a valid frame: `reauth` needs a string `token`".into(),
+                )),
+            };
+        }
         serde_json::from_value(value).map_err(|e| (id, format!("not a valid frame: {e}")))
     }
 }
@@ -64,6 +117,10 @@ pub enum ErrorCode {
     BadRequest,
     /// A limit of the connection was reached (subscriptions, frame size).
     Limit,
+    /// The connection's token expired; the connection is closed with [`CLOSE_TOKEN_EXPIRED`].
+    TokenExpired,
+    /// A `reauth` token was refused; the connection goes on with the token it had.
+    Unauthorized,
 }
 
 impl ErrorCode {
@@ -73,6 +130,8 @@ impl ErrorCode {
             ErrorCode::InvalidTopic => "invalid_topic",
             ErrorCode::BadRequest => "bad_request",
             ErrorCode::Limit => "limit",
+            ErrorCode::TokenExpired => "token_expired",
+            ErrorCode::Unauthorized => "unauthorized",
         }
     }
 }
@@ -144,6 +203,12 @@ pub enum ServerFrame {
     Status {
         nats: NatsState,
     },
+    /// The answer to an accepted `reauth`: the new token's claims apply from here on.
+    Reauthenticated {
+        sub: String,
+        orgs: Vec<String>,
+        exp: i64,
+    },
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -185,6 +250,7 @@ struct Loose<'a> {
     message: Option<String>,
     missed: Option<u64>,
     nats: Option<NatsState>,
+    exp: Option<i64>,
 }
 
 /// A present key is `Some`, even when its value is `null` (a body can be `null`).
@@ -231,6 +297,8 @@ impl ServerFrame {
                     Some("invalid_topic") => ErrorCode::InvalidTopic,
                     Some("bad_request") => ErrorCode::BadRequest,
                     Some("limit") => ErrorCode::Limit,
+                    Some("token_expired") => ErrorCode::TokenExpired,
+                    Some("unauthorized") => ErrorCode::Unauthorized,
                     Some(other) => return Err(FrameError::Code(other.to_string())),
                     None => return Err(need("error", "code")),
                 },
@@ -241,6 +309,11 @@ impl ServerFrame {
             },
             "status" => ServerFrame::Status {
                 nats: f.nats.ok_or(need("status", "nats"))?,
+            },
+            "reauthenticated" => ServerFrame::Reauthenticated {
+                sub: f.sub.ok_or(need("reauthenticated", "sub"))?,
+                orgs: f.orgs.ok_or(need("reauthenticated", "orgs"))?,
+                exp: f.exp.ok_or(need("reauthenticated", "exp"))?,
             },
             other => return Err(FrameError::UnknownType(other.to_string())),
         })
@@ -365,6 +438,37 @@ mod tests {
         check_client(
             r#"{"id":"s3"}"#,
             Err((Some("s3"), "not a valid frame: missing field `type`")),
+        );
+    }
+
+    #[test]
+    fn reauth_frames_carry_a_token_that_debug_output_hides() {
+        let frame = ClientFrame::Reauth {
+            token: "eyJ.secret.sig".into(),
+        };
+        let json = serde_json::to_string(&frame).unwrap();
+        assert_eq!(json, r#"{"type":"reauth","token":"eyJ.secret.sig"}"#);
+        check_client(&json, Ok(frame.clone()));
+        assert_eq!(format!("{frame:?}"), "Reauth { .. }");
+        check_client(
+            r#"{"type":"reauth","token":7}"#,
+            Err((None, "not a valid frame: `reauth` needs a string `token`")),
+        );
+        check_server(
+            ServerFrame::Reauthenticated {
+                sub: "u_1".into(),
+                orgs: vec!["org_1".into()],
+                exp: 1_767_225_600,
+            },
+            r#"{"type":"reauthenticated","sub":"u_1","orgs":["org_1"],"exp":1767225600}"#,
+        );
+        check_server(
+            ServerFrame::Error {
+                id: None,
+                code: ErrorCode::TokenExpired,
+                message: "no".into(),
+            },
+            r#"{"type":"error","code":"token_expired","message":"no"}"#,
         );
     }
 

@@ -5,6 +5,11 @@
 //! (tungstenite does while reading), reconnects with exponential backoff and jitter, subscribes
 //! again, and reports gaps, `lagged` and `error` frames in the status. The token never reaches
 //! a log or an error message.
+//!
+//! A token runs out: the gateway closes the connection at its `exp` (4001). Given a fresher
+//! token ([`GatewaySource::token_setter`]), the task sends it as `reauth` on the open connection
+//! and uses it for every later one; without one, the source stops at the expiry and its status
+//! says so.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -24,7 +29,9 @@ use super::{
     connecting, selected_earlier, FirstConnect, SourceCounters, SourceError, MAX_BATCH,
     SUBSCRIPTION_CAPACITY,
 };
-use crate::gateway::protocol::{ClientFrame, NatsState, ServerFrame};
+use crate::gateway::protocol::{
+    ClientFrame, ErrorCode, NatsState, ServerFrame, CLOSE_TOKEN_EXPIRED,
+};
 use crate::topic::TopicPattern;
 use crate::wire::{ConnectionState, GatewayTarget, SourceStatus, StreamGap};
 
@@ -52,6 +59,28 @@ pub struct GatewaySource {
     messages: mpsc::Receiver<GatewayMessage>,
     counters: Arc<SourceCounters>,
     task: JoinHandle<()>,
+    token: GatewayToken,
+}
+
+/// Gives a running [`GatewaySource`] a fresher token: sent at once as `reauth` on the open
+/// connection, and used for every connection after.
+#[derive(Clone)]
+pub struct GatewayToken(Arc<watch::Sender<String>>);
+
+impl GatewayToken {
+    /// Hands over `token` (surrounding whitespace is not part of it); an empty one is ignored.
+    pub fn set(&self, token: &str) {
+        let token = token.trim();
+        if !token.is_empty() {
+            self.0.send_replace(token.to_string());
+        }
+    }
+}
+
+impl std::fmt::Debug for GatewayToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GatewayToken(..)")
+    }
 }
 
 impl Drop for GatewaySource {
@@ -101,19 +130,28 @@ impl GatewaySource {
             });
         }
         let (tx, messages) = mpsc::channel(SUBSCRIPTION_CAPACITY);
+        let (token_tx, token) = watch::channel(target.token.clone());
         let link = Link {
             target,
             topics,
             status,
             counters: counters.clone(),
             tx,
+            token,
+            token_gone: false,
         };
         let task = tokio::spawn(link.run(first));
         Ok(GatewaySource {
             messages,
             counters,
             task,
+            token: GatewayToken(Arc::new(token_tx)),
         })
+    }
+
+    /// What gives this source a fresher token while it runs.
+    pub fn token_setter(&self) -> GatewayToken {
+        self.token.clone()
     }
 
     /// Waits for events and returns every one that is ready (at most [`MAX_BATCH`]), in
@@ -208,25 +246,45 @@ struct Welcome {
 
 /// The connection task's state.
 struct Link {
+    /// The URL, and the token the last connection was opened with.
     target: GatewayTarget,
     topics: Vec<TopicPattern>,
     status: watch::Sender<SourceStatus>,
     counters: Arc<SourceCounters>,
     tx: mpsc::Sender<GatewayMessage>,
+    /// The freshest token given.
+    token: watch::Receiver<String>,
+    /// Nobody can give a token any more (the source was dropped).
+    token_gone: bool,
+}
+
+/// Why a connection ended.
+struct Ended {
+    reason: String,
+    /// The gateway said the token expired.
+    expired: bool,
 }
 
 impl Link {
-    async fn run(self, mut first: Option<(Socket, Welcome)>) {
+    async fn run(mut self, mut first: Option<(Socket, Welcome)>) {
         let mut attempt: u32 = 0;
         // Set while the stream is interrupted: since when, and why.
         let mut down: Option<(i64, String)> = None;
         loop {
             let opened = match first.take() {
                 Some(open) => Ok(open),
-                None => open(&self.target).await,
+                None => {
+                    self.target.token = self.token.borrow_and_update().clone();
+                    open(&self.target).await
+                }
             };
             let (ws, welcome) = match opened {
                 Ok(open) => open,
+                Err(SourceError::Refused { code, message })
+                    if code == "expired_token" && !self.token.has_changed().unwrap_or(false) =>
+                {
+                    return self.stop_expired(&message);
+                }
                 Err(e) => {
                     let reason = e.to_string();
                     self.status.send_modify(|s| {
@@ -259,11 +317,18 @@ impl Link {
                     });
                 }
             });
-            let ended = match self.pump(ws).await {
-                Some(reason) => reason,
+            let Ended {
+                reason: ended,
+                expired,
+            } = match self.pump(ws).await {
+                Some(ended) => ended,
                 None => return,
             };
             tracing::info!(gateway = %self.target.url, %ended, "gateway connection ended");
+            // Without a fresher token there is nothing to reconnect with.
+            if expired && !self.token.has_changed().unwrap_or(false) {
+                return self.stop_expired(&ended);
+            }
             self.status.send_modify(|s| {
                 s.state = ConnectionState::Reconnecting;
                 s.reason = Some(ended.clone());
@@ -272,8 +337,39 @@ impl Link {
         }
     }
 
+    /// Ends the source: the token expired and no fresher one was given.
+    fn stop_expired(&self, why: &str) {
+        tracing::info!(gateway = %self.target.url, "the gateway token expired; stopping");
+        self.status.send_modify(|s| {
+            s.state = ConnectionState::Disconnected;
+            s.reason = Some(format!(
+                "the gateway token expired ({why}); give a fresh token to watch again"
+            ));
+        });
+    }
+
+    /// Sends a fresher token on the open connection.
+    async fn send_reauth(&mut self, ws: &mut Socket) -> Result<(), String> {
+        let token = self.token.borrow_and_update().clone();
+        let frame = serde_json::to_string(&ClientFrame::Reauth {
+            token: token.clone(),
+        })
+        .expect("client frames serialize");
+        self.target.token = token;
+        ws.send(Message::text(frame))
+            .await
+            .map_err(|e| format!("cannot send the new token: {e}"))
+    }
+
     /// Subscribes and reads until the connection ends (`Some(why)`) or nobody listens (`None`).
-    async fn pump(&self, mut ws: Socket) -> Option<String> {
+    async fn pump(&mut self, mut ws: Socket) -> Option<Ended> {
+        let lost = |reason: String| {
+            Some(Ended {
+                reason,
+                expired: false,
+            })
+        };
+        let mut expired = false;
         let mut ids = HashMap::new();
         for (i, topic) in self.topics.iter().enumerate() {
             let id = format!("s{}", i + 1);
@@ -283,31 +379,59 @@ impl Link {
             };
             let text = serde_json::to_string(&frame).expect("client frames serialize");
             if let Err(e) = ws.send(Message::text(text)).await {
-                return Some(format!("cannot subscribe: {e}"));
+                return lost(format!("cannot subscribe: {e}"));
             }
             ids.insert(id, topic.to_string());
         }
         // A gateway that neither pings nor sends for this long is gone (a half-open socket).
         let mut silence = Duration::from_secs(60);
         loop {
-            let message = match tokio::time::timeout(silence, ws.next()).await {
-                Err(_) => return Some(format!("nothing from the gateway for {silence:?}")),
-                Ok(None) => return Some("the gateway closed the connection".into()),
-                Ok(Some(Err(e))) => return Some(format!("connection lost: {e}")),
+            let next = tokio::select! {
+                next = tokio::time::timeout(silence, ws.next()) => next,
+                changed = self.token.changed(), if !self.token_gone => {
+                    match changed {
+                        Ok(()) => {
+                            if let Err(reason) = self.send_reauth(&mut ws).await {
+                                return lost(reason);
+                            }
+                        }
+                        Err(_) => self.token_gone = true,
+                    }
+                    continue;
+                }
+            };
+            let message = match next {
+                Err(_) => return lost(format!("nothing from the gateway for {silence:?}")),
+                Ok(None) => {
+                    return Some(Ended {
+                        reason: "the gateway closed the connection".into(),
+                        expired,
+                    })
+                }
+                Ok(Some(Err(e))) => {
+                    return Some(Ended {
+                        reason: format!("connection lost: {e}"),
+                        expired,
+                    })
+                }
                 Ok(Some(Ok(message))) => message,
             };
             let text = match message {
                 Message::Text(text) => text,
                 Message::Close(frame) => {
-                    return Some(match frame {
-                        Some(f) => format!(
-                            "closed by the gateway ({}{}{})",
-                            u16::from(f.code),
-                            if f.reason.is_empty() { "" } else { ": " },
-                            f.reason
-                        ),
-                        None => "closed by the gateway".into(),
-                    })
+                    let code = frame.as_ref().map(|f| u16::from(f.code));
+                    return Some(Ended {
+                        reason: match frame {
+                            Some(f) => format!(
+                                "closed by the gateway ({}{}{})",
+                                u16::from(f.code),
+                                if f.reason.is_empty() { "" } else { ": " },
+                                f.reason
+                            ),
+                            None => "closed by the gateway".into(),
+                        },
+                        expired: expired || code == Some(CLOSE_TOKEN_EXPIRED),
+                    });
                 }
                 _ => continue,
             };
@@ -352,6 +476,14 @@ impl Link {
                         });
                     });
                 }
+                Ok(ServerFrame::Error {
+                    code: ErrorCode::TokenExpired,
+                    message,
+                    ..
+                }) => {
+                    expired = true;
+                    self.note_error(format!("token_expired: {message}"));
+                }
                 Ok(ServerFrame::Error { id, code, message }) => {
                     let about = id
                         .as_ref()
@@ -373,7 +505,22 @@ impl Link {
                 Ok(ServerFrame::Welcome { heartbeat_secs, .. }) => {
                     silence = Duration::from_secs(heartbeat_secs.saturating_mul(3).max(10));
                 }
-                Ok(ServerFrame::Subscribed { .. } | ServerFrame::Unsubscribed { .. }) => {}
+                Ok(ServerFrame::Reauthenticated { sub, orgs, .. }) => {
+                    self.status.send_modify(|s| {
+                        let g = s.gateway.get_or_insert_with(Default::default);
+                        g.sub = sub;
+                        g.orgs = orgs;
+                    });
+                }
+                // Unasked: the new token does not allow the topic (after a `reauth`).
+                Ok(ServerFrame::Unsubscribed { id }) => {
+                    if let Some(topic) = ids.remove(&id) {
+                        self.note_error(format!(
+                            "{topic}: ended by the gateway: the new token does not allow it"
+                        ));
+                    }
+                }
+                Ok(ServerFrame::Subscribed { .. }) => {}
                 Err(e) => self.note_error(format!("unreadable frame from the gateway: {e}")),
             }
         }

@@ -221,6 +221,14 @@ impl Source {
         }
     }
 
+    /// What gives a gateway source a fresher token; `None` for NATS.
+    pub fn gateway_token(&self) -> Option<gateway::GatewayToken> {
+        match self {
+            Source::Gateway(s) => Some(s.token_setter()),
+            Source::Nats(_) => None,
+        }
+    }
+
     /// Establishes client-side drops when the stream has been quiet; call it every few hundred
     /// milliseconds. A gateway reports its drops itself (`lagged`), so only NATS settles.
     pub fn settle_drops(&mut self) {

@@ -30,22 +30,36 @@ pub struct Gateway {
     args: Vec<String>,
     nats_url: String,
     secret: bool,
+    /// Where its log goes (at info), when not to the test's stderr (at warn).
+    log: Option<std::path::PathBuf>,
 }
 
 impl Gateway {
     /// The gateway with [`SECRET`] as its HS256 key.
     pub fn start(nats: &NatsServer, args: &[&str]) -> Gateway {
         let args = args.iter().map(|s| s.to_string()).collect();
-        Gateway::launch(&nats.url(), 0, args, true)
+        Gateway::launch(&nats.url(), 0, args, true, None)
+    }
+
+    /// Like [`Gateway::start`], logging at info to the file `log`.
+    pub fn start_logging(nats: &NatsServer, args: &[&str], log: &std::path::Path) -> Gateway {
+        let args = args.iter().map(|s| s.to_string()).collect();
+        Gateway::launch(&nats.url(), 0, args, true, Some(log.to_path_buf()))
     }
 
     /// The gateway with no HS256 secret: `args` name its keys (`--jwks`, `--jwt-public-key`).
     pub fn start_with_keys(nats: &NatsServer, args: &[&str]) -> Gateway {
         let args = args.iter().map(|s| s.to_string()).collect();
-        Gateway::launch(&nats.url(), 0, args, false)
+        Gateway::launch(&nats.url(), 0, args, false, None)
     }
 
-    fn launch(nats_url: &str, port: u16, args: Vec<String>, secret: bool) -> Gateway {
+    fn launch(
+        nats_url: &str,
+        port: u16,
+        args: Vec<String>,
+        secret: bool,
+        log: Option<std::path::PathBuf>,
+    ) -> Gateway {
         let deadline = Instant::now() + WAIT;
         loop {
             let mut command = Command::new(BIN);
@@ -62,10 +76,16 @@ impl Gateway {
                     &format!("127.0.0.1:{port}"),
                 ])
                 .args(&args)
-                .env("EVENTSCOPE_LOG", "warn")
+                .env(
+                    "EVENTSCOPE_LOG",
+                    if log.is_some() { "info" } else { "warn" },
+                )
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
+                .stderr(match &log {
+                    Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
+                    None => Stdio::inherit(),
+                })
                 .spawn()
                 .expect("the gateway binary runs");
             let mut line = String::new();
@@ -80,6 +100,7 @@ impl Gateway {
                     args,
                     nats_url: nats_url.to_string(),
                     secret,
+                    log,
                 };
             }
             // The old process may still hold the port for a moment after a restart.
@@ -95,6 +116,17 @@ impl Gateway {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The gateway's resident memory in bytes (VmRSS).
+    pub fn rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap()
+            * 1024
     }
 
     /// Sends SIGTERM and returns the exit code.
@@ -114,7 +146,13 @@ impl Gateway {
     /// Stops this gateway and starts a new process on the same port.
     pub fn restart(&mut self) {
         self.terminate();
-        let next = Gateway::launch(&self.nats_url, self.port, self.args.clone(), self.secret);
+        let next = Gateway::launch(
+            &self.nats_url,
+            self.port,
+            self.args.clone(),
+            self.secret,
+            self.log.clone(),
+        );
         *self = next;
     }
 

@@ -25,4 +25,8 @@ gateway?: GatewayTarget,
  * The `nats` CLI context the servers, auth and TLS were taken from. Its secret is read from
  * the context when connecting and never stored by Eventscope.
  */
-natsContext?: string, };
+natsContext?: string, 
+/**
+ * Publishing through this connection is refused (a production bus watched, not driven).
+ */
+readOnly: boolean, };

@@ -3,4 +3,4 @@
 /**
  * The errors the UI tells apart; every other failure only has a message.
  */
-export type ErrorCode = "evicted" | "invalid_input" | "connect_failed" | "invalid_filter";
+export type ErrorCode = "evicted" | "invalid_input" | "connect_failed" | "invalid_filter" | "read_only";

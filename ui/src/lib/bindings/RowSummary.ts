@@ -33,4 +33,8 @@ size: number,
  * Short description of what is wrong with the message (`not JSON`, `missing id`, ...),
  * or null for a valid envelope.
  */
-problem: string | null, };
+problem: string | null, 
+/**
+ * This Eventscope published it ([`crate::sent`]).
+ */
+sent: boolean, };
