@@ -11,6 +11,7 @@ pub mod live;
 pub mod nats_context;
 pub mod profile;
 pub mod saved;
+pub mod shape;
 pub mod simulate;
 pub mod source;
 pub mod store;
