@@ -24,6 +24,8 @@ pub enum Command {
     Publish(PublishArgs),
     /// Publish simulated platform traffic
     Simulate(SimulateArgs),
+    /// Count events, bytes, rate and producer lag per group until the duration ends or Ctrl-C
+    Stats(StatsArgs),
     /// Write the manual page or a shell's completions to stdout (for packagers)
     #[command(hide = true)]
     Generate {
@@ -81,6 +83,34 @@ pub struct TailArgs {
     /// Environment variable that holds the gateway token
     #[arg(long, value_name = "VAR", requires = "gateway")]
     pub token_env: Option<String>,
+}
+
+#[derive(Args)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    pub server: Server,
+    /// Subject pattern to subscribe to; repeat for several
+    #[arg(long = "subject", value_name = "PATTERN", default_value = "events.>")]
+    pub subjects: Vec<String>,
+    /// Print the counts after this many seconds (default: on Ctrl-C)
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// What a group is: the source, the dotted event name, the organization or the subject
+    #[arg(long, value_enum, default_value_t = StatsBy::Source)]
+    pub by: StatsBy,
+    /// Print one JSON object per group, largest count first:
+    /// {"group","count","bytes","ratePerSec","lagP50Ms","lagP99Ms","lagMaxMs"}
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What `stats` groups by.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatsBy {
+    Source,
+    Event,
+    Org,
+    Subject,
 }
 
 const FLAG_FIELDS: [&str; 8] = [

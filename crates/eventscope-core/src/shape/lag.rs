@@ -58,8 +58,18 @@ pub fn lag(store: &EventStore, view: &View, view_id: u64, threshold_ms: i64) -> 
 }
 
 /// The nearest-rank percentile `p` (0 < p <= 1) of `n` values: the value of rank `ceil(p*n)`.
-pub(crate) fn rank(p: f64, n: usize) -> usize {
+fn rank(p: f64, n: usize) -> usize {
     ((p * n as f64).ceil() as usize).clamp(1, n) - 1
+}
+
+/// The nearest-rank percentile `p` (0 < p <= 1) of `values` (reordered), as `lag` reports it;
+/// `None` when there are none.
+pub fn percentile(values: &mut [i64], p: f64) -> Option<i64> {
+    if values.is_empty() {
+        return None;
+    }
+    let i = rank(p, values.len());
+    Some(*values.select_nth_unstable(i).1)
 }
 
 /// Percentiles and counts of `lags` (reordered); the source name and outliers are left empty.

@@ -14,7 +14,7 @@ mod tree;
 
 pub use anomaly::{anomalies, AnomalyParams};
 pub use index::ShapeIndex;
-pub use lag::{lag, DEFAULT_LAG_THRESHOLD_MS};
+pub use lag::{lag, percentile, DEFAULT_LAG_THRESHOLD_MS};
 pub use tree::{subject_tree, TreeQuery, RATE_WINDOW_MS};
 
 use rustc_hash::FxHashMap;
