@@ -64,9 +64,15 @@ impl ShapeIndex {
     /// Forgets evicted events and counts the events pushed since the last call. Call it after
     /// every batch (a missed call leaves no hole: it catches up from where it stopped).
     pub fn on_pushed(&mut self, store: &EventStore) {
+        self.on_pushed_until(store, store.next_seq());
+    }
+
+    /// [`ShapeIndex::on_pushed`] for the events before `end` only (a benchmark replays a filled
+    /// store batch by batch with it).
+    pub fn on_pushed_until(&mut self, store: &EventStore, end: u64) {
         self.trim(store.first_seq());
         let start = self.end.max(store.first_seq());
-        let end = store.next_seq();
+        let end = end.min(store.next_seq());
         if start >= end {
             return;
         }
