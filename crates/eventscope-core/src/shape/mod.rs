@@ -17,6 +17,8 @@ pub use index::ShapeIndex;
 pub use lag::{lag, percentile, DEFAULT_LAG_THRESHOLD_MS};
 pub use tree::{subject_tree, TreeQuery, RATE_WINDOW_MS};
 
+use std::ops::Range;
+
 use rustc_hash::FxHashMap;
 
 use crate::store::{EventRef, EventStore, Interner, Sym};
@@ -85,20 +87,53 @@ pub(crate) fn group_name(by: GroupBy, key: u64, interner: &Interner) -> String {
 }
 
 /// Calls `f` for every event of `view` still held, oldest first.
-pub(crate) fn for_each_event<'a>(
+pub(crate) fn for_each_event<'a>(store: &'a EventStore, view: &View, f: impl FnMut(EventRef<'a>)) {
+    for_each_event_in(store, view, 0..view.len(), f);
+}
+
+/// Calls `f` for the held events at indices `rows` of `view`, oldest first.
+pub(crate) fn for_each_event_in<'a>(
     store: &'a EventStore,
     view: &View,
+    rows: Range<usize>,
     mut f: impl FnMut(EventRef<'a>),
 ) {
     if view.filter().is_empty() {
-        store.window(view.first_pos(), view.len()).for_each(f);
+        let start = view.first_pos() + rows.start as u64;
+        store.window(start, rows.len()).for_each(f);
     } else {
-        for &seq in view.window(0, view.len()).iter() {
+        for &seq in view.window(rows.start, rows.len()).iter() {
             if let Some(ev) = store.get(seq) {
                 f(ev);
             }
         }
     }
+}
+
+/// Runs `part` over the view's rows cut into one contiguous range per core (one range for a
+/// small view) and returns the parts' results in row order. For passes that read each event's
+/// bytes (the subject tree): they wait on memory, and two cores wait half as long.
+pub(crate) fn in_parts<T: Send>(view: &View, part: impl Fn(Range<usize>) -> T + Sync) -> Vec<T> {
+    const PARALLEL_MIN: usize = 64 * 1024;
+    let n = view.len();
+    let threads = crate::view::cores() as usize;
+    if n < PARALLEL_MIN || threads < 2 {
+        return vec![part(0..n)];
+    }
+    let per = n.div_ceil(threads);
+    let part = &part;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|i| {
+                let rows = (i * per).min(n)..((i + 1) * per).min(n);
+                scope.spawn(move || part(rows))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
 }
 
 /// Counts per group and point over a grid, every group kept.

@@ -619,3 +619,36 @@ fn steady_traffic_raises_no_alarm_over_ten_minutes() {
     assert_eq!(show(&found), "Spike org_5 400..401");
     assert_eq!(found[0].kind, AnomalyKind::Spike);
 }
+
+#[test]
+fn a_large_tree_counted_in_parts_equals_a_direct_count() {
+    // Above 64k rows the tree is counted on every core, in contiguous parts.
+    let mut store = EventStore::default();
+    let mut rng = Rng(5);
+    let mut want: BTreeMap<String, u64> = BTreeMap::new();
+    for i in 0..70_000 {
+        let subject = random_subject(&mut rng);
+        let org = subject.split('.').take(2).collect::<Vec<_>>().join(".");
+        *want.entry(format!("{org}.>")).or_default() += 1;
+        push(&mut store, &subject, None, T0 + i);
+    }
+    let q = TreeQuery {
+        prefix: "events.>".into(),
+        limit: 100,
+        ..TreeQuery::default()
+    };
+    let level = subject_tree(&store, &view(&store, ""), 1, &q, T0).unwrap();
+    let got: BTreeMap<String, u64> = level
+        .nodes
+        .iter()
+        .map(|n| (n.pattern.clone(), n.count))
+        .collect();
+    assert_eq!(got, want);
+    let level = subject_tree(&store, &view(&store, "org:org_3"), 1, &q, T0).unwrap();
+    let got: Vec<(&str, u64)> = level
+        .nodes
+        .iter()
+        .map(|n| (n.pattern.as_str(), n.count))
+        .collect();
+    assert_eq!(got, [("events.org_3.>", want["events.org_3.>"])]);
+}

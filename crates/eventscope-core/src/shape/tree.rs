@@ -12,7 +12,7 @@ use crate::topic::{TopicError, TopicPattern};
 use crate::view::View;
 use crate::wire::{SubjectLevel, SubjectNode, TreeSort};
 
-use super::for_each_event;
+use super::{for_each_event_in, in_parts};
 
 /// A node's rate is its events over this last stretch of receive time.
 pub const RATE_WINDOW_MS: i64 = 10_000;
@@ -82,33 +82,48 @@ pub fn subject_tree(
     let depth = parent.len();
     let needle = query.search.trim().to_ascii_lowercase();
     let recent_from = now_ms - RATE_WINDOW_MS;
-    let mut children: FxHashMap<&str, Acc> = FxHashMap::default();
-    let mut lowered = String::new();
-    for_each_event(store, view, |ev| {
-        let subject = ev.subject();
-        let Some((below, token, rest)) = child_of(subject, &parent) else {
-            return;
-        };
-        if !needle.is_empty() {
-            lowered.clear();
-            lowered.push_str(below);
-            lowered.make_ascii_lowercase();
-            if !lowered.contains(&needle) {
+    let parts = in_parts(view, |rows| {
+        let mut children: FxHashMap<&str, Acc> = FxHashMap::default();
+        let mut lowered = String::new();
+        for_each_event_in(store, view, rows, |ev| {
+            let subject = ev.subject();
+            let Some((below, token, rest)) = child_of(subject, &parent) else {
                 return;
+            };
+            if !needle.is_empty() {
+                lowered.clear();
+                lowered.push_str(below);
+                lowered.make_ascii_lowercase();
+                if !lowered.contains(&needle) {
+                    return;
+                }
             }
-        }
-        let acc = children.entry(token).or_default();
-        acc.count += 1;
-        acc.bytes += ev.body().len() as u64;
-        if ev.received_ms() >= recent_from {
-            acc.recent += 1;
-        }
-        if rest.is_empty() {
-            acc.exact += 1;
-        } else {
-            acc.deeper = true;
-        }
+            let acc = children.entry(token).or_default();
+            acc.count += 1;
+            acc.bytes += ev.body().len() as u64;
+            if ev.received_ms() >= recent_from {
+                acc.recent += 1;
+            }
+            if rest.is_empty() {
+                acc.exact += 1;
+            } else {
+                acc.deeper = true;
+            }
+        });
+        children
     });
+    let mut parts = parts.into_iter();
+    let mut children = parts.next().unwrap_or_default();
+    for part in parts {
+        for (token, acc) in part {
+            let sum = children.entry(token).or_default();
+            sum.count += acc.count;
+            sum.exact += acc.exact;
+            sum.bytes += acc.bytes;
+            sum.recent += acc.recent;
+            sum.deeper |= acc.deeper;
+        }
+    }
     let head: String = parent.iter().map(|t| format!("{t}.")).collect();
     let rate = |acc: &Acc| acc.recent as f64 * 1000.0 / RATE_WINDOW_MS as f64;
     let mut nodes: Vec<(&str, Acc)> = children.into_iter().collect();
