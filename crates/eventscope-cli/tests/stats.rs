@@ -11,7 +11,8 @@ use tokio::process::{Child, Command};
 const BIN: &str = env!("CARGO_BIN_EXE_eventscope-cli");
 const WAIT: Duration = Duration::from_secs(30);
 
-/// An envelope stamped an hour before 2026-01-01T10:00Z... far in the past, so lag is large.
+/// An envelope stamped 2026-01-01T09:00Z, long before it is published: its lag is large and
+/// positive.
 fn envelope(org: &str, source: &str, resource: &str, event: &str, id: &str) -> (String, Vec<u8>) {
     let body = format!(
         r#"{{"id":"evt_{id}","organizationId":"{org}","source":"{source}","resource":"{resource}","resourceId":"{id}","eventName":"{event}","timestamp":"2026-01-01T09:00:00Z","payload":{{}}}}"#

@@ -477,7 +477,7 @@ fn lag_percentiles_equal_a_sort_and_skew_is_flagged() {
     assert_eq!(narrow.sources.len(), 0, "free text `lag` matches nothing");
 }
 
-/// Per-second counts of one group: `steady` events a second, then the changes given.
+/// Runs the detector over one group's per-second `counts` and lists what it reports.
 fn check_detect(counts: &[u32], expected: &str) {
     let mut found = Vec::new();
     anomaly::detect(
