@@ -41,7 +41,7 @@ enum Cmd {
         /// Rounds; each round runs every mode once, in turn.
         #[arg(long, default_value_t = 2)]
         rounds: usize,
-        /// Which subscribers to run.
+        /// Which subscribers to run (`unshaped` is ingest without the shape index).
         #[arg(long, value_delimiter = ',', default_values = ["raw", "ingest", "naive", "filtered", "filtered-payload"])]
         modes: Vec<Mode>,
         /// Use this nats-server instead of starting one.
@@ -62,6 +62,16 @@ enum Cmd {
         #[arg(long, default_value_t = 1_000_000)]
         events: usize,
         /// Timed runs per query; the table shows the fastest.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
+    /// The stream's shape over a million held events: building the shape index, rate series
+    /// by each grouping from the index and re-aggregated from the events (a new grouping or
+    /// filter), the subject tree, producer lag and anomalies.
+    Shape {
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+        /// Timed runs per step; the table shows the fastest.
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
@@ -164,6 +174,9 @@ enum Mode {
     Raw,
     /// Eventscope's live ingest: the source, decoding, indexing and the store.
     Ingest,
+    /// Eventscope's live ingest with the shape index (the rate chart's per-second counts) off:
+    /// `Ingest` over this is what the aggregation costs.
+    Unshaped,
     /// The obvious design: `serde_json::Value` per event, kept in a `Vec`.
     Naive,
     /// Eventscope's ingest with a live filter on envelope fields ([`ENVELOPE_QUERY`]).
@@ -227,6 +240,7 @@ fn main() -> Result<()> {
             minutes,
             gateway_bin,
         } => attacks::soak(minutes, gateway_bin),
+        Cmd::Shape { events, runs } => shape(events, runs),
         Cmd::Window { app } => runtime()?.block_on(window::responsiveness(
             &app.unwrap_or_else(eventscope_window::sibling_app),
         )),
@@ -291,10 +305,21 @@ fn ingest(
     let mut ratios: Vec<(Mode, f64, f64)> = Vec::new();
     let mut over_ingest: Vec<(Mode, f64)> = Vec::new();
     let mut over_baseline: Vec<(Mode, f64)> = Vec::new();
+    let mut shape_cost: Vec<f64> = Vec::new();
     for round in 1..=rounds {
         let mut raw_cpu = None;
         let mut ingest_cpu = None;
-        for &mode in modes {
+        let mut unshaped_cpu = None;
+        // The subscriber right after `raw` tends to pay for the publisher's warm-up: when both
+        // `ingest` and `unshaped` run, they swap places every other round.
+        let mut order = modes.to_vec();
+        if round % 2 == 0 {
+            let at = |m| order.iter().position(|&x| x == m);
+            if let (Some(a), Some(b)) = (at(Mode::Ingest), at(Mode::Unshaped)) {
+                order.swap(a, b);
+            }
+        }
+        for &mode in &order {
             let report = rt.block_on(run_round(&this, &url, mode, &messages))?;
             let per_million = report.cpu_secs * 1e6 / events as f64;
             if let Some(baseline) = baseline.filter(|_| mode != Mode::Raw) {
@@ -318,7 +343,13 @@ fn ingest(
                         over_ingest.push((mode, per_million / base));
                     }
                 }
+                Mode::Unshaped => unshaped_cpu = Some(per_million),
                 Mode::Naive => {}
+            }
+            if let (Some(on), Some(off), Mode::Ingest | Mode::Unshaped) =
+                (ingest_cpu, unshaped_cpu, mode)
+            {
+                shape_cost.push(on / off);
             }
             let ratio = print_row(
                 round,
@@ -356,6 +387,14 @@ fn ingest(
         if let Some(median) = r.get(r.len() / 2) {
             println!("median CPU ratio {mode:?}/Ingest (live filter `{query}`): {median:.2} (each round: {r:.2?})");
         }
+    }
+    if !shape_cost.is_empty() {
+        let mut r = shape_cost.clone();
+        r.sort_by(f64::total_cmp);
+        println!(
+            "median CPU ratio Ingest/Unshaped (the shape index's cost at ingest): {:.3} (each round: {shape_cost:.3?})",
+            r[r.len() / 2]
+        );
     }
     for &mode in modes.iter().filter(|m| **m != Mode::Raw) {
         let r: Vec<f64> = over_baseline
@@ -440,6 +479,14 @@ fn steps(events: usize) -> Result<()> {
             });
         }
     });
+    // The shape index's share of ingest: `ShapeIndex::on_pushed` after every batch of 64.
+    let mut index = eventscope_core::shape::ShapeIndex::new();
+    time("ShapeIndex::on_pushed, batches of 64", &mut || {
+        for end in (store.first_seq()..store.next_seq()).step_by(64) {
+            index.on_pushed_until(&store, end);
+        }
+        index.on_pushed(&store);
+    });
     // The live filter's share of ingest: `View::on_pushed` after every batch of 64, as `Live`
     // does, on the store just filled.
     for query in ["", ENVELOPE_QUERY, PAYLOAD_QUERY] {
@@ -452,6 +499,173 @@ fn steps(events: usize) -> Result<()> {
             }
             view.on_pushed(&store, 0);
         });
+    }
+    Ok(())
+}
+
+/// Fills a store with `events` simulated events received at 10,000 a second, then times each
+/// shape query on one thread (wall clock, fastest of `runs`).
+fn shape(events: usize, runs: usize) -> Result<()> {
+    use eventscope_core::filter::Filter;
+    use eventscope_core::shape::{self, AnomalyParams, SeriesRange, ShapeIndex, TreeQuery};
+    use eventscope_core::store::{EventStore, Incoming};
+    use eventscope_core::view::View;
+    use eventscope_core::wire::{GroupBy, TreeSort};
+
+    eprintln!("filling a store with {events} simulated events ...");
+    let mut store = EventStore::new(StoreLimits {
+        capacity: events.max(1),
+        ..StoreLimits::default()
+    });
+    let t0 = chrono::Utc::now().timestamp_millis() - events as i64 / 10;
+    for (i, (subject, body)) in simulated(events).enumerate() {
+        store.push(Incoming {
+            subject: &subject,
+            headers: &[],
+            body: &body,
+            received_ms: t0 + i as i64 / 10,
+        });
+    }
+    let now_ms = t0 + events as i64 / 10 + 1;
+    let time = |name: &str, f: &mut dyn FnMut() -> usize| {
+        let mut best = f64::INFINITY;
+        let mut n = 0;
+        for _ in 0..runs.max(1) {
+            let t = Instant::now();
+            n = f();
+            best = best.min(t.elapsed().as_secs_f64() * 1e3);
+        }
+        println!("{name:<64} {best:>9.1} ms  ({n})");
+    };
+    println!(
+        "{} events held over {} s of receive time",
+        store.len(),
+        events / 10_000
+    );
+    let mut index = ShapeIndex::new();
+    time("ShapeIndex built in one call (events counted)", &mut || {
+        index = ShapeIndex::new();
+        index.on_pushed(&store);
+        index.len() as usize
+    });
+    let all = SeriesRange {
+        from_ms: t0,
+        to_ms: now_ms,
+        max_points: 300,
+    };
+    let recent = SeriesRange::recent(now_ms);
+    let mut unfiltered = View::new(Filter::default());
+    unfiltered.refilter(&store, now_ms);
+    for by in [GroupBy::Source, GroupBy::Event, GroupBy::Org] {
+        time(
+            &format!("series by {by:?}, everything held, from the index (groups)"),
+            &mut || {
+                shape::series(&store, &unfiltered, 0, Some(&index), by, all)
+                    .groups
+                    .len()
+            },
+        );
+        time(
+            &format!("series by {by:?}, everything held, from the events (groups)"),
+            &mut || {
+                shape::series(&store, &unfiltered, 0, None, by, all)
+                    .groups
+                    .len()
+            },
+        );
+    }
+    time(
+        "series by Source, last 15 minutes, from the index (groups)",
+        &mut || {
+            shape::series(
+                &store,
+                &unfiltered,
+                0,
+                Some(&index),
+                GroupBy::Source,
+                recent,
+            )
+            .groups
+            .len()
+        },
+    );
+    let org = store
+        .get(store.first_seq())
+        .map(|e| e.org().to_string())
+        .unwrap_or_default();
+    for query in [format!("org:{org}"), ENVELOPE_QUERY.to_string()] {
+        let mut view = View::new(Filter::parse(&query)?);
+        time(&format!("View::refilter `{query}` (matches)"), &mut || {
+            view.refilter(&store, now_ms);
+            view.len()
+        });
+        for by in [GroupBy::Source, GroupBy::Event, GroupBy::Org] {
+            time(
+                &format!("  then series by {by:?} from its events (groups)"),
+                &mut || {
+                    shape::series(&store, &view, 0, Some(&index), by, all)
+                        .groups
+                        .len()
+                },
+            );
+        }
+        time("  then lag per source (sources)", &mut || {
+            shape::lag(&store, &view, 0, shape::DEFAULT_LAG_THRESHOLD_MS)
+                .sources
+                .len()
+        });
+    }
+    let tree = |prefix: &str, sort| TreeQuery {
+        prefix: prefix.to_string(),
+        sort,
+        offset: 0,
+        limit: 100,
+        search: String::new(),
+    };
+    time("subject tree `events.>` by count (nodes)", &mut || {
+        shape::subject_tree(
+            &store,
+            &unfiltered,
+            0,
+            &tree("events.>", TreeSort::Count),
+            now_ms,
+        )
+        .map_or(0, |l| l.total as usize)
+    });
+    let level = format!("events.{org}.conversations.conversation.message_posted.>");
+    time(
+        &format!("subject tree `{level}` by rate (nodes)"),
+        &mut || {
+            shape::subject_tree(
+                &store,
+                &unfiltered,
+                0,
+                &tree(&level, TreeSort::Rate),
+                now_ms,
+            )
+            .map_or(0, |l| l.total as usize)
+        },
+    );
+    time("lag per source, everything held (sources)", &mut || {
+        shape::lag(&store, &unfiltered, 0, shape::DEFAULT_LAG_THRESHOLD_MS)
+            .sources
+            .len()
+    });
+    for by in [GroupBy::Source, GroupBy::Org] {
+        time(
+            &format!("anomalies by {by:?}, everything held, from the index (found)"),
+            &mut || {
+                shape::anomalies(
+                    &store,
+                    &unfiltered,
+                    Some(&index),
+                    by,
+                    all,
+                    AnomalyParams::default(),
+                )
+                .len()
+            },
+        );
     }
     Ok(())
 }
@@ -720,9 +934,10 @@ async fn subscriber(mode: Mode, url: &str, count: u64) -> Result<Report> {
             std::hint::black_box(&kept);
             (n, cpu0, rss0, started)
         }
-        Mode::Ingest | Mode::Filtered | Mode::FilteredPayload => {
+        Mode::Ingest | Mode::Unshaped | Mode::Filtered | Mode::FilteredPayload => {
             let live = Live::new(StoreLimits::default());
             match mode {
+                Mode::Unshaped => live.set_shape_index(false),
                 Mode::Filtered => drop(live.set_filter(ENVELOPE_QUERY)?),
                 Mode::FilteredPayload => drop(live.set_filter(PAYLOAD_QUERY)?),
                 _ => {}

@@ -27,6 +27,8 @@ pub enum Command {
     /// Run or check a scenario file: publish events and expect what follows (docs/scenarios.md)
     #[command(subcommand)]
     Scenario(ScenarioCommand),
+    /// Count events, bytes, rate and producer lag per group until the duration ends or Ctrl-C
+    Stats(StatsArgs),
     /// Write the manual page or a shell's completions to stdout (for packagers)
     #[command(hide = true)]
     Generate {
@@ -126,6 +128,33 @@ pub struct ScenarioRunArgs {
 /// Longest line `tail --from-file` reads: above the largest message a NATS server takes by
 /// default (1 MiB) and most configured ones (up to 8 MiB is common).
 pub const DEFAULT_MAX_LINE_BYTES: usize = 8 << 20;
+#[derive(Args)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    pub server: Server,
+    /// Subject pattern to subscribe to; repeat for several
+    #[arg(long = "subject", value_name = "PATTERN", default_value = "events.>")]
+    pub subjects: Vec<String>,
+    /// Print the counts after this many seconds (default: on Ctrl-C)
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// What a group is: the source, the dotted event name, the organization or the subject
+    #[arg(long, value_enum, default_value_t = StatsBy::Source)]
+    pub by: StatsBy,
+    /// Print one JSON object per group, largest count first:
+    /// {"group","count","bytes","ratePerSec","lagP50Ms","lagP99Ms","lagMaxMs"}
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What `stats` groups by.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatsBy {
+    Source,
+    Event,
+    Org,
+    Subject,
+}
 
 const FLAG_FIELDS: [&str; 8] = [
     "org",

@@ -1,4 +1,4 @@
-//! `eventscope-cli`: tail, publish and simulate platform events from a terminal or a script.
+//! `eventscope-cli`: tail, publish, simulate and count platform events from a terminal or a script.
 //!
 //! Its flags and output formats are a contract that scripts rely on: change them only in ways
 //! that keep old invocations working. Every failure ends with one line on stderr,
@@ -12,6 +12,7 @@ mod print;
 mod publish;
 mod scenario;
 mod simulate;
+mod stats;
 mod tail;
 
 use std::process::ExitCode;
@@ -33,6 +34,7 @@ async fn main() -> ExitCode {
         Command::Tail(args) => tail::run(args).await,
         Command::Publish(args) => publish::run(args).await,
         Command::Simulate(args) => simulate::run(args).await,
+        Command::Stats(args) => stats::run(args).await,
         Command::Generate { what } => generate::run(what),
         Command::Scenario(_) => unreachable!("handled above"),
     })

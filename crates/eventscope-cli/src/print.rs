@@ -141,7 +141,7 @@ fn text_line(subject: &str, body: &[u8], received: DateTime<Utc>, out: &mut Vec<
 
 /// A field as one terminal cell: `-` when empty, control characters defused so that a hostile
 /// value cannot break the line or move the cursor.
-fn cell(value: &str) -> String {
+pub fn cell(value: &str) -> String {
     if value.is_empty() {
         return "-".to_string();
     }

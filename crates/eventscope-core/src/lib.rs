@@ -15,6 +15,7 @@ pub mod publish;
 pub mod saved;
 pub mod scenario;
 pub mod sent;
+pub mod shape;
 pub mod simulate;
 pub mod source;
 pub mod store;

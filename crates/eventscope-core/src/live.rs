@@ -16,12 +16,15 @@ use crate::facets;
 use crate::filter::{Filter, ParseError};
 use crate::publish::{Captured, PublishError};
 use crate::source::gateway::GatewayToken;
+use crate::shape::{self, AnomalyParams, SeriesRange, ShapeIndex, TreeQuery};
 use crate::source::{FirstConnect, Source, SourceCounters, SourceError};
 use crate::store::{EventStore, Incoming, StoreLimits};
+use crate::topic::TopicError;
 use crate::view::View;
 use crate::wire::{
-    ConnectionProfile, ConnectionState, EventDetail, Facets, FilterApplied, RowSummary,
-    ServerAbout, SourceStatus, Stats, ViewInfo,
+    Anomaly, ConnectionProfile, ConnectionState, EventDetail, Facets, FilterApplied, GroupBy,
+    LagReport, MarkerKind, RateSeries, RowSummary, ServerAbout, SourceStatus, Stats, StreamMarker,
+    SubjectLevel, ViewInfo,
 };
 
 /// Messages per second over a sliding window of about one second.
@@ -50,11 +53,15 @@ impl RateMeter {
 
 /// The events held and the source filling them, and the filtered view the table shows.
 ///
-/// Lock order: `store` before `shown`; the view is only changed with the store locked, so the
-/// two always agree.
+/// Lock order: `store`, then `shown`, then `shape`; the view and the shape index are only
+/// changed with the store locked, so the three always agree.
 pub struct Live {
     store: Mutex<EventStore>,
     shown: Mutex<Shown>,
+    /// Per-second counts of everything held, kept at ingest; `None` when turned off (the
+    /// benchmark's baseline), and the chart then counts from the events.
+    shape: Mutex<Option<ShapeIndex>>,
+    markers: Mutex<Markers>,
     counters: Mutex<Arc<SourceCounters>>,
     status: watch::Sender<SourceStatus>,
     task: Mutex<Option<JoinHandle<()>>>,
@@ -76,6 +83,8 @@ impl Live {
                 view: View::new(Filter::default()),
                 complete: true,
             }),
+            shape: Mutex::new(Some(ShapeIndex::new())),
+            markers: Mutex::new(Markers::default()),
             counters: Mutex::new(Arc::default()),
             status,
             task: Mutex::new(None),
@@ -149,8 +158,14 @@ impl Live {
                         true
                     });
                     lock(&self.shown).view.on_pushed(&store, received_ms);
+                    if let Some(index) = lock(&self.shape).as_mut() {
+                        index.on_pushed(&store);
+                    }
                 }
-                _ = settle.tick() => source.settle_drops(),
+                _ = settle.tick() => {
+                    source.settle_drops();
+                    self.note_markers();
+                }
             }
         }
         self.status.send_modify(|s| {
@@ -353,6 +368,169 @@ impl Live {
         let mut store = lock(&self.store);
         store.clear();
         lock(&self.shown).view.trim(store.first_seq());
+        if let Some(index) = lock(&self.shape).as_mut() {
+            index.trim(store.first_seq());
+        }
+    }
+
+    /// Turns the per-second index kept at ingest on or off (off, the chart counts from the
+    /// events; the benchmark compares the two). On, it catches up with what is held.
+    pub fn set_shape_index(&self, on: bool) {
+        let store = lock(&self.store);
+        let mut shape = lock(&self.shape);
+        match (on, shape.is_some()) {
+            (true, false) => {
+                let mut index = ShapeIndex::new();
+                index.on_pushed(&store);
+                *shape = Some(index);
+            }
+            (false, true) => *shape = None,
+            _ => {}
+        }
+    }
+
+    /// Events per point of the current view by `by`, over `from_ms..to_ms` (default: the last
+    /// 15 minutes up to now) in at most `max_points` points (default 300), with the drops, gaps
+    /// and reconnections noticed in the range. Bucketed by receive time.
+    pub fn rate_series(
+        &self,
+        by: GroupBy,
+        range: Option<(i64, i64)>,
+        max_points: Option<usize>,
+    ) -> RateSeries {
+        let mut range = self.range(range);
+        if let Some(points) = max_points {
+            range.max_points = points.clamp(1, 10_000);
+        }
+        let mut series = {
+            let store = lock(&self.store);
+            let shown = lock(&self.shown);
+            let index = lock(&self.shape);
+            shape::series(&store, &shown.view, shown.id, index.as_ref(), by, range)
+        };
+        series.markers = lock(&self.markers).within(range.from_ms, range.to_ms);
+        series
+    }
+
+    /// One page of the children of `query.prefix` in the current view's subjects.
+    pub fn subject_tree(&self, query: &TreeQuery) -> Result<SubjectLevel, TopicError> {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let store = lock(&self.store);
+        let shown = lock(&self.shown);
+        shape::subject_tree(&store, &shown.view, shown.id, query, now_ms)
+    }
+
+    /// Producer lag of the current view per source; lag over `threshold_ms` (default 10 s) or
+    /// below zero flags the source.
+    pub fn lag(&self, threshold_ms: Option<i64>) -> LagReport {
+        let threshold = threshold_ms.unwrap_or(shape::DEFAULT_LAG_THRESHOLD_MS);
+        let store = lock(&self.store);
+        let shown = lock(&self.shown);
+        shape::lag(&store, &shown.view, shown.id, threshold)
+    }
+
+    /// Silences and spikes of the current view per `by` (source or organization) over
+    /// `from_ms..to_ms` (default: the last 15 minutes), oldest first.
+    pub fn anomalies(&self, by: GroupBy, range: Option<(i64, i64)>) -> Vec<Anomaly> {
+        let range = self.range(range);
+        let store = lock(&self.store);
+        let shown = lock(&self.shown);
+        let index = lock(&self.shape);
+        shape::anomalies(
+            &store,
+            &shown.view,
+            index.as_ref(),
+            by,
+            range,
+            AnomalyParams::default(),
+        )
+    }
+
+    fn range(&self, range: Option<(i64, i64)>) -> SeriesRange {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        match range {
+            Some((from_ms, to_ms)) => SeriesRange {
+                from_ms,
+                to_ms: to_ms.max(from_ms + 1),
+                max_points: shape::DEFAULT_POINTS,
+            },
+            None => SeriesRange::recent(now_ms),
+        }
+    }
+
+    /// Records the drops, gaps and reconnections since the last look (twice a second).
+    fn note_markers(&self) {
+        let counters = lock(&self.counters).clone();
+        let status = self.status.borrow().clone();
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        lock(&self.markers).note(now_ms, counters.dropped_client(), &status);
+    }
+}
+
+/// Drops, gaps and reconnections as they were noticed, the newest [`Markers::KEEP`].
+#[derive(Default)]
+struct Markers {
+    dropped: u64,
+    reconnects: u32,
+    gaps: u32,
+    list: VecDeque<StreamMarker>,
+}
+
+impl Markers {
+    const KEEP: usize = 1000;
+
+    fn note(&mut self, now_ms: i64, dropped: u64, status: &SourceStatus) {
+        if dropped > self.dropped {
+            let n = dropped - self.dropped;
+            self.push(StreamMarker {
+                kind: MarkerKind::Drop,
+                from_ms: now_ms,
+                to_ms: now_ms,
+                count: Some(n),
+                text: format!("{n} messages dropped"),
+            });
+        }
+        // A new source starts its counters over.
+        self.dropped = dropped;
+        if status.reconnects > self.reconnects {
+            self.push(StreamMarker {
+                kind: MarkerKind::Reconnect,
+                from_ms: now_ms,
+                to_ms: now_ms,
+                count: None,
+                text: "reconnected".into(),
+            });
+        }
+        self.reconnects = status.reconnects;
+        if let Some(gateway) = &status.gateway {
+            if gateway.gaps > self.gaps {
+                if let Some(gap) = &gateway.last_gap {
+                    self.push(StreamMarker {
+                        kind: MarkerKind::Gap,
+                        from_ms: gap.from_ms,
+                        to_ms: gap.to_ms,
+                        count: gap.missed,
+                        text: gap.reason.clone(),
+                    });
+                }
+            }
+            self.gaps = gateway.gaps;
+        }
+    }
+
+    fn push(&mut self, marker: StreamMarker) {
+        if self.list.len() == Self::KEEP {
+            self.list.pop_front();
+        }
+        self.list.push_back(marker);
+    }
+
+    fn within(&self, from_ms: i64, to_ms: i64) -> Vec<StreamMarker> {
+        self.list
+            .iter()
+            .filter(|m| m.to_ms >= from_ms && m.from_ms < to_ms)
+            .cloned()
+            .collect()
     }
 }
 
@@ -430,5 +608,52 @@ mod tests {
             2000.0,
         );
         check(&[(0, 0), (1000, 5000), (2000, 5000), (3000, 5000)], 0.0);
+    }
+}
+
+#[cfg(test)]
+mod marker_tests {
+    use super::*;
+    use crate::wire::{GatewayStatus, StreamGap};
+
+    #[test]
+    fn drops_reconnections_and_gaps_become_markers_once() {
+        let mut markers = Markers::default();
+        let mut status = SourceStatus::disconnected("x");
+        markers.note(1_000, 0, &status);
+        markers.note(1_500, 7, &status);
+        markers.note(2_000, 7, &status);
+        status.reconnects = 1;
+        status.gateway = Some(GatewayStatus {
+            gaps: 1,
+            last_gap: Some(StreamGap {
+                from_ms: 2_100,
+                to_ms: 2_400,
+                missed: Some(3),
+                reason: "lagged".into(),
+            }),
+            ..GatewayStatus::default()
+        });
+        markers.note(2_500, 7, &status);
+        markers.note(3_000, 7, &status);
+        let got: Vec<String> = markers
+            .within(0, 10_000)
+            .iter()
+            .map(|m| {
+                format!(
+                    "{:?} {}..{} {:?} {}",
+                    m.kind, m.from_ms, m.to_ms, m.count, m.text
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "Drop 1500..1500 Some(7) 7 messages dropped",
+                "Reconnect 2500..2500 None reconnected",
+                "Gap 2100..2400 Some(3) lagged",
+            ]
+        );
+        assert_eq!(markers.within(2_450, 2_600).len(), 1);
     }
 }

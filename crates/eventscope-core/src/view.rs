@@ -256,7 +256,7 @@ fn matching(filter: &Filter, store: &EventStore, range: Range<u64>, now_ms: i64)
 
 /// The cores to re-filter on. Asked once: the answer reads cgroup files, which costs more than
 /// filtering a live batch (this was most of the live filter's cost before it was cached).
-fn cores() -> u64 {
+pub(crate) fn cores() -> u64 {
     static CORES: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()) as u64)
 }

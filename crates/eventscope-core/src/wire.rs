@@ -598,3 +598,212 @@ pub struct ScenarioOutcome {
     pub elapsed_ms: u64,
     pub steps: Vec<StepUpdate>,
 }
+
+/// What the rate chart stacks its series by, and what anomalies are found per.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub enum GroupBy {
+    /// The producing service (`source`).
+    #[default]
+    Source,
+    /// The dotted name, `resource.eventName`.
+    Event,
+    /// The organization.
+    Org,
+}
+
+/// Events per time step of the current view, by group, for the rate chart. Bucketed by the
+/// time Eventscope received each event (not the envelope's `timestamp`, which producers'
+/// clocks set): point `i` covers `fromMs + i * stepMs` up to the next step.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct RateSeries {
+    /// The view the series were counted for.
+    pub view_id: u64,
+    pub group_by: GroupBy,
+    /// Start of the first point, milliseconds since the Unix epoch (a whole second).
+    pub from_ms: i64,
+    /// Length of a point: a whole number of seconds, so that at most the asked number of
+    /// points covers the range.
+    pub step_ms: i64,
+    /// Number of points of every group.
+    pub points: u32,
+    /// The largest groups in the range (at most 8), largest first, then `other` (the rest
+    /// summed) when there is a rest.
+    pub groups: Vec<SeriesGroup>,
+    /// Receive times of the oldest and newest events of the view held, for zooming out.
+    pub held_from_ms: Option<i64>,
+    pub held_to_ms: Option<i64>,
+    /// Drops, gaps and reconnections noticed in the range.
+    pub markers: Vec<StreamMarker>,
+}
+
+/// One stacked series of the rate chart.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct SeriesGroup {
+    /// The source, dotted event name or organization (empty when events lack it); `other` for
+    /// the sum of the groups not shown.
+    pub name: String,
+    /// True for the sum of the groups beyond the top 8 (so a group named `other` stays itself).
+    pub other: bool,
+    /// Events of the group in the range.
+    pub total: u64,
+    /// Events per point.
+    pub counts: Vec<u32>,
+}
+
+/// Something that happened to the stream itself, drawn on the chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub enum MarkerKind {
+    /// Messages dropped by the client or missed at the gateway.
+    Drop,
+    /// A stretch in which events may have been missed (the gateway said so).
+    Gap,
+    /// The connection was lost and re-established.
+    Reconnect,
+}
+
+/// A drop, gap or reconnection, when Eventscope noticed it (checked twice a second).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct StreamMarker {
+    pub kind: MarkerKind,
+    /// Milliseconds since the Unix epoch; `toMs` equals `fromMs` for an instant.
+    pub from_ms: i64,
+    pub to_ms: i64,
+    /// Messages dropped or missed, when known.
+    pub count: Option<u64>,
+    pub text: String,
+}
+
+/// How the children of a subject tree node are ordered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub enum TreeSort {
+    /// Most events first.
+    #[default]
+    Count,
+    /// Highest rate over the last 10 seconds first.
+    Rate,
+    /// Most body bytes first.
+    Bytes,
+}
+
+/// One node of the subject tree: the subjects that share the tokens up to this one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct SubjectNode {
+    /// This node's token (`org_1`, `tasks`, ...).
+    pub label: String,
+    /// What the platform's scheme calls the token: `prefix`, `organization`, `source`,
+    /// `resource`, `event`, `resourceId`, `metadataKey`, `metadataValue`.
+    pub level: String,
+    /// The NATS pattern that selects the node's subjects: `events.org_1.tasks.>` when some go
+    /// deeper, else the subject itself. (A subject that both ends here and continues, such as
+    /// a resource id with and without metadata filters, needs both; `exact` counts the first.)
+    pub pattern: String,
+    /// Events of the view on the node's subjects.
+    pub count: u64,
+    /// Of them, on the subject that ends at this token.
+    pub exact: u64,
+    /// Body bytes of those events.
+    pub bytes: u64,
+    /// Events per second over the last 10 seconds.
+    pub rate_per_sec: f64,
+    /// Some subjects go deeper: the node can be expanded.
+    pub has_children: bool,
+}
+
+/// One page of the children of a subject tree node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct SubjectLevel {
+    pub view_id: u64,
+    /// The pattern whose children these are (empty for the root).
+    pub prefix: String,
+    /// Children in all (after the search), for paging.
+    pub total: u32,
+    pub offset: u32,
+    pub nodes: Vec<SubjectNode>,
+}
+
+/// Producer lag of one source: receive time minus the envelope's `timestamp`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct SourceLag {
+    pub source: String,
+    /// Events with a `timestamp` (events without one have no lag).
+    pub count: u64,
+    pub p50_ms: i64,
+    pub p99_ms: i64,
+    pub max_ms: i64,
+    pub min_ms: i64,
+    /// Events stamped after they were received: the producer's clock is ahead.
+    pub negative: u64,
+    /// Events whose lag exceeds the threshold.
+    pub over_threshold: u64,
+    /// Clock skew (or a stalled producer) suspected: some lag is negative or over the threshold.
+    pub skewed: bool,
+    /// The events of the largest lags (by absolute value), largest first.
+    pub outliers: Vec<LagOutlier>,
+}
+
+/// One event whose lag stands out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct LagOutlier {
+    /// For `detail(seq)`.
+    pub seq: u64,
+    pub id: String,
+    pub lag_ms: i64,
+}
+
+/// Producer lag of the current view, per source, most events first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct LagReport {
+    pub view_id: u64,
+    pub threshold_ms: i64,
+    pub sources: Vec<SourceLag>,
+}
+
+/// What is unusual about a group's rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub enum AnomalyKind {
+    /// No events for much longer than the group's usual gap.
+    Silence,
+    /// Far more events than the group's recent mean.
+    Spike,
+}
+
+/// A silence or spike of one source or organization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct Anomaly {
+    pub group_by: GroupBy,
+    pub group: String,
+    pub kind: AnomalyKind,
+    /// Milliseconds since the Unix epoch, by receive time; `toMs` is exclusive.
+    pub from_ms: i64,
+    pub to_ms: i64,
+    /// Still going on at the end of the range.
+    pub ongoing: bool,
+    /// One line for people: `flows silent for 42 s (usually every 1 s)`.
+    pub text: String,
+}
