@@ -744,7 +744,7 @@ async fn the_composer_sends_a_template_and_its_rows_come_back_marked_sent() {
     ids.dedup();
     assert_eq!(ids.len(), 3, "each send gets a fresh id");
 
-    app.click("publish-close").await;
+    close_composer(&app).await;
     for id in &ids {
         app.wait_row(id).await;
     }
@@ -776,7 +776,7 @@ async fn an_invalid_resource_id_or_a_read_only_connection_sends_nothing() {
     assert!(drain(&mut sub, Duration::from_millis(500)).await.is_empty());
 
     // Marked read-only in the connection dialog: the composer says so and cannot send.
-    app.click("publish-close").await;
+    close_composer(&app).await;
     app.click("connect-button").await;
     // The dialog refills itself from the remembered connection once it has read it: tick the
     // box until it stays ticked.
@@ -792,7 +792,10 @@ async fn an_invalid_resource_id_or_a_read_only_connection_sends_nothing() {
     })
     .await;
     app.click("connect-submit").await;
-    app.wait_for_absent("connect-error").await;
+    app.wait_for("the connection dialog to close", || async {
+        app.attr("connection-dialog", "open").await.is_none()
+    })
+    .await;
     app.wait_connected().await;
     app.click("publish-open").await;
     app.fill("publish-resource-id", "task_ok").await;
@@ -831,7 +834,7 @@ async fn an_event_is_published_again_from_the_detail_pane() {
     assert_ne!(body["id"], "orig_1", "a fresh id");
     assert_eq!(body["payload"]["error"], "boom");
     let again = body["id"].as_str().unwrap().to_string();
-    app.click("publish-close").await;
+    close_composer(&app).await;
     app.wait_row(&again).await;
 
     // Exactly as received: the same id again.
@@ -845,7 +848,7 @@ async fn an_event_is_published_again_from_the_detail_pane() {
     let got = drain(&mut sub, Duration::from_secs(1)).await;
     let body: serde_json::Value = serde_json::from_slice(&got[0].payload).unwrap();
     assert_eq!(body["id"], "orig_1");
-    app.click("publish-close").await;
+    close_composer(&app).await;
 
     // The whole view again, unchanged and in order, at a rate.
     app.wait_attr("match-count", "data-count", "3").await;
@@ -1037,4 +1040,14 @@ async fn dragging_across_the_rate_chart_narrows_the_query_in_time() {
     app.wait_attr("match-count", "data-count", "5").await;
     assert_eq!(app.attr("filter-input", "value").await.unwrap(), "");
     app.close().await;
+}
+
+/// Closes the composer and waits until it is gone: a click that lands while the modal is
+/// still open finds everything behind it inert.
+async fn close_composer(app: &App) {
+    app.click("publish-close").await;
+    app.wait_for("the composer to close", || async {
+        app.attr("publish-dialog", "open").await.is_none()
+    })
+    .await;
 }
