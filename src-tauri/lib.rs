@@ -167,6 +167,10 @@ pub fn run() {
             commands::publish::scenario_check,
             commands::publish::scenario_run,
             commands::publish::save_scenario,
+            commands::shape::rate_series,
+            commands::shape::subject_tree,
+            commands::shape::producer_lag,
+            commands::shape::anomalies,
         ])
         .run(tauri::generate_context!())
         .expect("error while running eventscope");

@@ -2,4 +2,5 @@
 pub mod connection;
 pub mod events;
 pub mod publish;
+pub mod shape;
 pub mod views;

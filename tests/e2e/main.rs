@@ -313,10 +313,10 @@ async fn tab_reaches_every_control_in_order_and_each_says_what_it_is() {
             r#"button "Columns""#,
             r#"button "Facets""#,
             r#"button "How to write a query""#,
+            r#"button "Stack by""#,
             r#"button "org_a 1""#,
             r#"button "tasks 1""#,
             r#"button "task.failed 1""#,
-            r#"grid "Events""#,
         ]
     );
     let row = app
@@ -962,6 +962,87 @@ fn tempfile_dir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("eventscope-e2e-scenario-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// `count` events of `org` stamped now (the helper's are stamped days ago).
+fn stamped_now(prefix: &str, org: &str, count: usize) -> Vec<(String, Vec<u8>)> {
+    (0..count)
+        .map(|i| {
+            let (subject, body) = envelope(&format!("{prefix}_{i}"), org, json!({"i": i}));
+            let mut body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            body["timestamp"] = eventscope_core::template::now().into();
+            (subject, serde_json::to_vec(&body).unwrap())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_subject_tree_counts_what_was_published_and_a_node_filters() {
+    let (server, app) = connected_app().await;
+    let mut events = stamped_now("t1", "org_t1", 5);
+    events.extend(stamped_now("t2", "org_t2", 3));
+    publish_to(&server, &events).await;
+    app.wait_text("count-received", "8").await;
+    app.wait_for("the tree's organizations", || async {
+        app.script("return [...document.querySelectorAll(\"[data-testid='subject-node']\")].map((n) => `${n.dataset.subject}=${n.dataset.count}`).join(' ')")
+            .await
+            == json!("events.>=8 events.org_t1.>=5 events.org_t2.>=3")
+    })
+    .await;
+    app.script("document.querySelector(\"[data-testid='subject-node'][data-subject='events.org_t1.>']\").click()")
+        .await;
+    app.wait_attr("match-count", "data-count", "5").await;
+    assert_eq!(
+        app.attr("filter-input", "value").await.unwrap(),
+        "subject:events.org_t1.>"
+    );
+    app.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dragging_across_the_rate_chart_narrows_the_query_in_time() {
+    let (server, app) = connected_app().await;
+    // Three stamped now, two stamped days ago: all arrive now, so the chart shows five.
+    let mut events = stamped_now("fresh", "org_r", 3);
+    events.push(envelope("old_1", "org_r", json!({})));
+    events.push(envelope("old_2", "org_r", json!({})));
+    publish_to(&server, &events).await;
+    app.wait_text("count-received", "5").await;
+    app.wait_attr("match-count", "data-count", "5").await;
+    app.wait_for("the chart to draw", || async {
+        app.attr("rate-chart", "data-redraws")
+            .await
+            .and_then(|n| n.parse::<u32>().ok())
+            .unwrap_or(0)
+            >= 2
+    })
+    .await;
+
+    // A drag from the left edge of the plot to its right edge: the last 15 minutes.
+    app.script(
+        r#"const over = document.querySelector("[data-testid='rate-chart-plot'] .u-over");
+        const r = over.getBoundingClientRect();
+        // uPlot ignores a move of 0 during a drag (a Chrome quirk), so each move says it moved.
+        const at = (type, x, target) => target.dispatchEvent(new MouseEvent(type, { bubbles: true, clientX: x, clientY: r.top + r.height / 2, button: 0, buttons: 1, movementX: 5, movementY: 0 }));
+        at("mouseenter", r.left + 1, over);
+        at("mousemove", r.left + 1, over);
+        at("mousedown", r.left + 1, over);
+        at("mousemove", r.left + r.width / 2, over);
+        at("mousemove", r.right - 1, over);
+        at("mouseup", r.right - 1, document);"#,
+    )
+    .await;
+    app.wait_attr("match-count", "data-count", "3").await;
+    let query = app.attr("filter-input", "value").await.unwrap();
+    assert!(
+        query.starts_with("after:") && query.contains(" before:"),
+        "{query}"
+    );
+    app.script("document.querySelector(\"[data-testid='rate-chart-plot']\").dispatchEvent(new MouseEvent('dblclick', { bubbles: true }))")
+        .await;
+    app.wait_attr("match-count", "data-count", "5").await;
+    assert_eq!(app.attr("filter-input", "value").await.unwrap(), "");
+    app.close().await;
 }
 
 /// Closes the composer and waits until it is gone: a click that lands while the modal is

@@ -1,4 +1,6 @@
 // Entry point: applies the theme before first paint and mounts the app.
+// First: a POSIX locale must not stop the libraries that format numbers as they load.
+import "./lib/locale";
 import "./app.css";
 import { mount } from "svelte";
 import App from "./App.svelte";

@@ -21,6 +21,12 @@ import type { PublishOutcome } from "./bindings/PublishOutcome";
 import type { PublishProgress } from "./bindings/PublishProgress";
 import type { PublishRequest } from "./bindings/PublishRequest";
 import type { TemplateInfo } from "./bindings/TemplateInfo";
+import type { Anomaly } from "./bindings/Anomaly";
+import type { GroupBy } from "./bindings/GroupBy";
+import type { LagReport } from "./bindings/LagReport";
+import type { RateSeries } from "./bindings/RateSeries";
+import type { SubjectLevel } from "./bindings/SubjectLevel";
+import type { TreeSort } from "./bindings/TreeSort";
 import type { ScenarioOutcome } from "./bindings/ScenarioOutcome";
 import type { ScenarioOutline } from "./bindings/ScenarioOutline";
 import type { StepUpdate } from "./bindings/StepUpdate";
@@ -74,6 +80,14 @@ export interface Backend {
   cancelScenario(): Promise<void>;
   /** Writes the current view's events as a scenario file; the number of events written. */
   saveScenario(path: string, name: string): Promise<number>;
+  /** The rate chart's series for the view: the last 15 minutes, or `fromMs..toMs`. */
+  rateSeries(by: GroupBy, fromMs: number | null, toMs: number | null, maxPoints: number): Promise<RateSeries>;
+  /** One page of the children of `prefix` ("" for the root) in the view's subject tree. */
+  subjectTree(prefix: string, sort: TreeSort, offset: number, limit: number, search: string): Promise<SubjectLevel>;
+  /** Producer lag per source for the view. */
+  producerLag(): Promise<LagReport>;
+  /** Silences and spikes per source or organization over the last 15 minutes. */
+  anomalies(by: GroupBy): Promise<Anomaly[]>;
   /** The native save dialog; the chosen path, or null when cancelled. */
   pickSaveFile(title: string, defaultPath: string): Promise<string | null>;
 }
@@ -163,6 +177,10 @@ const tauriBackend: Backend = {
   },
   cancelScenario: () => call<void>("cancel_scenario"),
   saveScenario: (path, name) => call<number>("save_scenario", { path, name }),
+  rateSeries: (by, fromMs, toMs, maxPoints) => call<RateSeries>("rate_series", { by, fromMs, toMs, maxPoints }),
+  subjectTree: (prefix, sort, offset, limit, search) => call<SubjectLevel>("subject_tree", { prefix, sort, offset, limit, search }),
+  producerLag: () => call<LagReport>("producer_lag"),
+  anomalies: (by) => call<Anomaly[]>("anomalies", { by }),
   async pickSaveFile(title, defaultPath) {
     try {
       const chosen = await saveFileDialog({ title, defaultPath, filters: [{ name: "Scenarios", extensions: ["yaml", "yml"] }] });
