@@ -3,7 +3,8 @@
 //! publisher's.
 //!
 //! `window`: publish-to-visible latency at 1,000 events/s; at 10,000 events/s whether every batch
-//! arrives, how often the visible rows change, and how long a click takes to select a row.
+//! arrives, how often the visible rows change and the rate chart redraws, and how long a click
+//! takes to select a row.
 //! `composer`: from the Publish click to a rendered template; row clicks while the composer sends
 //! beside row clicks while it does not.
 //! `first-page`: a million held events, then the time from Enter to the first page of a new
@@ -153,6 +154,8 @@ pub async fn responsiveness(app_path: &Path) -> Result<()> {
         async move { app.script(js).await.as_f64().unwrap_or(f64::NAN) }
     };
     let batches_js = "return +document.querySelector('[data-testid=status-line]').dataset.batches";
+    let redraws_js = "return +document.querySelector('[data-testid=rate-chart]').dataset.redraws";
+    let redraws_before = read_number(redraws_js).await;
     let batches_before = read_number(batches_js).await;
     let frames_before = read_number("return window.__frames").await;
     let started = Instant::now();
@@ -199,6 +202,7 @@ pub async fn responsiveness(app_path: &Path) -> Result<()> {
     let secs = started.elapsed().as_secs_f64();
     app.wait_text("count-received", "110000").await;
     let batches = read_number(batches_js).await - batches_before;
+    let redraws = read_number(redraws_js).await - redraws_before;
     let missed = app
         .script("return +document.querySelector('[data-testid=status-line]').dataset.missedBatches")
         .await;
@@ -208,6 +212,10 @@ pub async fn responsiveness(app_path: &Path) -> Result<()> {
         "10,000 events/s for {secs:.1} s: {batches} batches ({:.1}/s), {missed} missed, visible rows changed in {:.1} frames/s, dropped {dropped}",
         batches / secs,
         frames / secs,
+    );
+    println!(
+        "rate chart: {redraws} redraws ({:.1}/s) while the subject tree and lag refreshed every 2 s",
+        redraws / secs
     );
     println!(
         "clicks: {clicks}, {timeouts} not done within 5 s; row selected {}; detail shown {}",
