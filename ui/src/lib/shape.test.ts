@@ -43,4 +43,6 @@ describe("lag", () => {
   it("seconds", () => check(lagText(12_480), "12.5 s"));
   it("a clock ahead", () => check(lagText(-3200), "-3.2 s"));
   it("minutes", () => check(lagText(240_000), "4 min"));
+  it("hours", () => check(lagText(5 * 3_600_000), "5 h"));
+  it("days: events stamped long ago", () => check(lagText(481_716 * 60_000), "335 d"));
 });

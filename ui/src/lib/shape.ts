@@ -38,10 +38,13 @@ export function withTimeRange(query: string, fromMs: number, toMs: number): stri
   return hasOr ? `(${rest}) ${range}` : `${rest} ${range}`;
 }
 
-/** A lag in the shortest words: `850 ms`, `12.5 s`, `-3.2 s`, `4 min`. */
+/** A lag in the shortest words: `850 ms`, `12.5 s`, `-3.2 s`, `4 min`, `5 h`, `334 d` (a
+ * producer whose clock is far off, or a replay of old events). */
 export function lagText(ms: number): string {
   const abs = Math.abs(ms);
   if (abs < 1000) return `${Math.round(ms)} ms`;
   if (abs < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  return `${Math.round(ms / 60_000)} min`;
+  if (abs < 3_600_000) return `${Math.round(ms / 60_000)} min`;
+  if (abs < 86_400_000) return `${Math.round(ms / 3_600_000)} h`;
+  return `${Math.round(ms / 86_400_000)} d`;
 }
