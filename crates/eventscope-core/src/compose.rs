@@ -2,7 +2,7 @@
 //! `{{ }}` templates) checked into a [`Draft`] with its subject, a received event made into the
 //! composer's text, and the composer's send and replay requests run with progress and cancel.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
@@ -22,10 +22,6 @@ pub enum ComposeError {
     NotJson(String),
     #[error("the envelope must be a JSON object")]
     NotObject,
-    #[error("the envelope is missing {0}")]
-    Missing(&'static str),
-    #[error("{field} must be a string")]
-    NotString { field: &'static str },
     #[error("the envelope is {size} bytes, over the server's limit of {limit} bytes")]
     TooLarge { size: usize, limit: usize },
     #[error("count must be between 1 and {MAX_COUNT}")]
@@ -51,17 +47,6 @@ impl ComposeError {
     }
 }
 
-/// The envelope fields that must be strings, in the platform's order.
-const REQUIRED: [&str; 7] = [
-    "id",
-    "organizationId",
-    "source",
-    "resource",
-    "resourceId",
-    "eventName",
-    "timestamp",
-];
-
 /// An envelope that can be sent, and the subject its first send goes to.
 pub struct Draft {
     prepared: Prepared,
@@ -81,10 +66,10 @@ pub fn draft(text: &str, pinned: bool) -> Result<Draft, ComposeError> {
             e.column()
         ))
     })?;
-    let Value::Object(object) = &value else {
+    if !value.is_object() {
         return Err(ComposeError::NotObject);
-    };
-    check_fields(object)?;
+    }
+    publish::check_fields(&value)?;
     let prepared = Prepared::new(
         value,
         Vec::new(),
@@ -96,17 +81,6 @@ pub fn draft(text: &str, pinned: bool) -> Result<Draft, ComposeError> {
     )?;
     let subject = prepared.build(0)?.subject.to_string();
     Ok(Draft { prepared, subject })
-}
-
-fn check_fields(object: &Map<String, Value>) -> Result<(), ComposeError> {
-    for field in REQUIRED {
-        match object.get(field) {
-            None | Some(Value::Null) => return Err(ComposeError::Missing(field)),
-            Some(Value::String(_)) => {}
-            Some(_) => return Err(ComposeError::NotString { field }),
-        }
-    }
-    Ok(())
 }
 
 /// A received event's body as the composer's text (pretty JSON): exactly as received, or with a

@@ -115,6 +115,7 @@ pub fn fresh_id() -> String {
 /// Checks that `envelope` is one the platform accepts and returns its subject: what the
 /// composer shows live, or why it cannot be built.
 pub fn subject_of(envelope: &Value) -> Result<String, PublishError> {
+    check_fields(envelope)?;
     let typed: Envelope = serde_json::from_value(envelope.clone())
         .map_err(|e| PublishError::Invalid(format!("not an envelope: {e}")))?;
     if chrono::DateTime::parse_from_rfc3339(&typed.timestamp).is_err() {
@@ -124,6 +125,39 @@ pub fn subject_of(envelope: &Value) -> Result<String, PublishError> {
         )));
     }
     Ok(typed.subject()?)
+}
+
+/// The envelope fields that must be strings, in the platform's order.
+const REQUIRED: [&str; 7] = [
+    "id",
+    "organizationId",
+    "source",
+    "resource",
+    "resourceId",
+    "eventName",
+    "timestamp",
+];
+
+/// The first required field that is missing or not a string, in the words the composer and the
+/// CLI both show (serde's "missing field" does not say which envelope or what to write).
+pub fn check_fields(envelope: &Value) -> Result<(), PublishError> {
+    let Value::Object(object) = envelope else {
+        return Err(PublishError::Invalid(
+            "the envelope must be a JSON object".into(),
+        ));
+    };
+    for field in REQUIRED {
+        match object.get(field) {
+            None | Some(Value::Null) => {
+                return Err(PublishError::Invalid(format!(
+                    "the envelope is missing {field}"
+                )))
+            }
+            Some(Value::String(_)) => {}
+            Some(_) => return Err(PublishError::Invalid(format!("{field} must be a string"))),
+        }
+    }
+    Ok(())
 }
 
 /// An envelope checked and made into subject and compact bytes, fields kept as written (also
@@ -699,7 +733,7 @@ mod tests {
         check(
             json!({"id": "x"}),
             &[],
-            "error: not an envelope: missing field `organizationId`",
+            "error: the envelope is missing organizationId",
         );
         check(
             task(),
