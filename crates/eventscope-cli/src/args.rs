@@ -127,7 +127,7 @@ pub struct ScenarioRunArgs {
 }
 /// Longest line `tail --from-file` reads: above the largest message a NATS server takes by
 /// default (1 MiB) and most configured ones (up to 8 MiB is common).
-pub const DEFAULT_MAX_LINE_BYTES: usize = 8 << 20;
+pub use eventscope_core::ndjson::DEFAULT_MAX_LINE_BYTES;
 #[derive(Args)]
 pub struct StatsArgs {
     #[command(flatten)]

@@ -4,15 +4,14 @@ use std::io::{self, BufRead};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use base64::Engine;
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
-use eventscope_core::event::{self, Metadata};
 use eventscope_core::filter::Filter;
+use eventscope_core::ndjson::{Entry, Lines};
 use eventscope_core::source::{FirstConnect, Source};
 use eventscope_core::store::{EventStore, Incoming, StoreLimits};
-use eventscope_core::topic::{self, TopicPattern};
+use eventscope_core::topic::TopicPattern;
 use eventscope_core::wire::{ConnectionProfile, GatewayTarget, SourceStatus};
 
 use crate::args::TailArgs;
@@ -186,174 +185,28 @@ impl Output {
 }
 
 /// `tail --from-file`: the events of an NDJSON file, in file order, as `tail` would print them
-/// had they come from the bus. A line longer than `max_line` bytes is one invalid entry: it is
-/// reported as soon as it passes the bound and the rest of it is skipped unread into memory, so
-/// memory stays bounded whatever the input (a 200 MB line, `/dev/zero`).
+/// had they come from the bus. A line over `max_line` bytes is one invalid entry.
 fn tail_file(path: &str, max_line: usize, mut output: Output) -> Result<()> {
-    let (name, mut input): (&str, Box<dyn BufRead>) = if path == "-" {
+    let (name, input): (&str, Box<dyn BufRead>) = if path == "-" {
         ("stdin", Box::new(io::stdin().lock()))
     } else {
         let file = std::fs::File::open(path).with_context(|| format!("cannot read {path}"))?;
         (path, Box::new(io::BufReader::with_capacity(1 << 16, file)))
     };
-    let mut raw = Vec::with_capacity(1024);
-    let mut number: u64 = 0;
+    let mut lines = Lines::new(input, max_line);
     while !output.printer.done() {
-        number += 1;
-        let line = next_line(&mut *input, &mut raw, max_line)
+        let entry = lines
+            .next_entry()
             .with_context(|| format!("cannot read {name}"))?;
-        match line {
-            Line::End => break,
-            Line::Whole => {}
-            Line::TooLong { rest } => {
-                output.printer.print_skipped(number, max_line, Utc::now())?;
-                if output.printer.done() {
-                    break;
-                }
-                if rest {
-                    skip_line(&mut *input).with_context(|| format!("cannot read {name}"))?;
-                }
-                continue;
+        match entry {
+            None => break,
+            Some(Entry::TooLong { line }) => {
+                output.printer.print_skipped(line, max_line, Utc::now())?;
+            }
+            Some(Entry::Event { subject, body, .. }) => {
+                output.offer(&subject, &body)?;
             }
         }
-        while raw.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
-            raw.pop();
-        }
-        if raw.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let (subject, body) = file_event(&raw);
-        output.offer(&subject, &body)?;
     }
     output.printer.flush()
-}
-
-/// What [`next_line`] found.
-enum Line {
-    /// No more input.
-    End,
-    /// A line of at most the bound, in the buffer.
-    Whole,
-    /// A line over the bound: the buffer holds part of it; `rest` when the rest of it is still
-    /// to be skipped.
-    TooLong { rest: bool },
-}
-
-/// Reads one line (with its `\n`, if any) into `raw`, holding at most `max` bytes of it plus
-/// the line end: a longer line stops the read at the bound.
-fn next_line(input: &mut dyn BufRead, raw: &mut Vec<u8>, max: usize) -> io::Result<Line> {
-    raw.clear();
-    // A `\r\n` ending is not part of the line's length.
-    let bound = max.saturating_add(2);
-    loop {
-        let chunk = match input.fill_buf() {
-            Ok(chunk) => chunk,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if chunk.is_empty() {
-            return Ok(if raw.is_empty() {
-                Line::End
-            } else {
-                Line::Whole
-            });
-        }
-        let (taken, ends) = match chunk.iter().position(|b| *b == b'\n') {
-            Some(i) => (i + 1, true),
-            None => (chunk.len(), false),
-        };
-        if raw.len() + taken > bound {
-            let fits = bound - raw.len();
-            raw.extend_from_slice(&chunk[..fits]);
-            input.consume(fits);
-            return Ok(Line::TooLong { rest: true });
-        }
-        raw.extend_from_slice(&chunk[..taken]);
-        input.consume(taken);
-        if ends {
-            return Ok(line_over(raw, max));
-        }
-    }
-}
-
-/// Whether the line in `raw`, read through its end, is over `max` bytes without that end.
-fn line_over(raw: &[u8], max: usize) -> Line {
-    let mut len = raw.len();
-    if raw.ends_with(b"\r\n") {
-        len -= 2;
-    } else if raw.ends_with(b"\n") {
-        len -= 1;
-    }
-    if len > max {
-        Line::TooLong { rest: false }
-    } else {
-        Line::Whole
-    }
-}
-
-/// Skips the rest of the current line, through its `\n` or to the end of the input, a buffer
-/// at a time.
-fn skip_line(input: &mut dyn BufRead) -> io::Result<()> {
-    loop {
-        let chunk = match input.fill_buf() {
-            Ok(chunk) => chunk,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if chunk.is_empty() {
-            return Ok(());
-        }
-        match chunk.iter().position(|b| *b == b'\n') {
-            Some(i) => {
-                input.consume(i + 1);
-                return Ok(());
-            }
-            None => {
-                let n = chunk.len();
-                input.consume(n);
-            }
-        }
-    }
-}
-
-/// The subject and body of one line of a file: an envelope goes on the subject it would be
-/// published on; a `tail --json` line for an invalid message gives back its subject and bytes;
-/// anything else is a body without a subject.
-fn file_event(line: &[u8]) -> (String, Vec<u8>) {
-    #[derive(serde::Deserialize)]
-    #[serde(rename_all = "camelCase", deny_unknown_fields)]
-    struct Invalid {
-        subject: String,
-        body_base64: String,
-        #[allow(dead_code)] // read back only to recognise the line
-        error: Option<String>,
-    }
-    let decoded = event::decode(line);
-    let envelope_subject = || {
-        let metadata: Metadata = match decoded.metadata {
-            Some(text) => serde_json::from_str(text).ok()?,
-            None => Metadata::default(),
-        };
-        let spec = topic::SubjectSpec {
-            org: decoded.organization_id.as_deref()?,
-            source: decoded.source.as_deref()?,
-            resource: decoded.resource.as_deref()?,
-            event: decoded.event_name.as_deref()?,
-            resource_id: decoded.resource_id.as_deref()?,
-        };
-        let filters = metadata
-            .filters
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()));
-        topic::build(spec, filters).ok()
-    };
-    if let Some(subject) = envelope_subject() {
-        return (subject, line.to_vec());
-    }
-    if let Ok(invalid) = serde_json::from_slice::<Invalid>(line) {
-        if let Ok(body) = base64::engine::general_purpose::STANDARD.decode(&invalid.body_base64) {
-            return (invalid.subject, body);
-        }
-    }
-    (String::new(), line.to_vec())
 }
