@@ -14,17 +14,19 @@ use tokio::task::JoinHandle;
 use crate::compose::ComposeError;
 use crate::facets;
 use crate::filter::{Filter, ParseError};
+use crate::ndjson;
 use crate::publish::{Captured, PublishError};
 use crate::shape::{self, AnomalyParams, SeriesRange, ShapeIndex, TreeQuery};
 use crate::source::gateway::GatewayToken;
 use crate::source::{FirstConnect, Source, SourceCounters, SourceError};
 use crate::store::{EventStore, Incoming, StoreLimits};
+use crate::timeline;
 use crate::topic::TopicError;
 use crate::view::View;
 use crate::wire::{
     Anomaly, ConnectionProfile, ConnectionState, EventDetail, Facets, FilterApplied, GroupBy,
-    LagReport, MarkerKind, RateSeries, RowSummary, ServerAbout, SourceStatus, Stats, StreamMarker,
-    SubjectLevel, ViewInfo,
+    ImportOutcome, LagReport, MarkerKind, RateSeries, RowSummary, ServerAbout, SourceStatus, Stats,
+    StreamMarker, SubjectLevel, ViewInfo,
 };
 
 /// Messages per second over a sliding window of about one second.
@@ -144,6 +146,92 @@ impl Live {
         });
     }
 
+    /// Replaces the source with a file of events (NDJSON as `tail --json` prints and exports
+    /// write): what was held is forgotten, the file's events are held as if received (at
+    /// their envelope time, or now when they have none) and nothing can be published.
+    pub fn open_file(
+        &self,
+        path: &std::path::Path,
+        max_line: usize,
+    ) -> std::io::Result<ImportOutcome> {
+        let file = std::fs::File::open(path)?;
+        let mut lines =
+            ndjson::Lines::new(std::io::BufReader::with_capacity(1 << 16, file), max_line);
+        self.disconnect();
+        self.clear();
+        let name = path.display().to_string();
+        self.status.send_modify(|s| {
+            *s = SourceStatus::disconnected("");
+            s.state = ConnectionState::Connecting;
+            s.server = name.clone();
+            s.reason = Some("reading the file".into());
+        });
+        let mut outcome = ImportOutcome {
+            path: name.clone(),
+            events: 0,
+            invalid: 0,
+            skipped: 0,
+        };
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let mut batch: Vec<(String, Vec<u8>, i64)> = Vec::with_capacity(FILE_BATCH);
+        let read = loop {
+            let entry = match lines.next_entry() {
+                Ok(entry) => entry,
+                Err(e) => break Err(e),
+            };
+            match entry {
+                Some(ndjson::Entry::Event { subject, body, .. }) => {
+                    let decoded = crate::event::decode(&body);
+                    if !decoded.problems.is_empty() {
+                        outcome.invalid += 1;
+                    }
+                    let at = decoded.timestamp_ms.unwrap_or(now_ms);
+                    batch.push((subject, body, at));
+                    outcome.events += 1;
+                }
+                Some(ndjson::Entry::TooLong { .. }) => outcome.skipped += 1,
+                None => break Ok(()),
+            }
+            if batch.len() == FILE_BATCH {
+                self.push_owned(&mut batch);
+            }
+        };
+        self.push_owned(&mut batch);
+        let held = lock(&self.store).len();
+        self.status.send_modify(|s| match &read {
+            Ok(()) => {
+                s.state = ConnectionState::File;
+                s.reason = Some(format!("{held} events"));
+            }
+            Err(e) => {
+                s.state = ConnectionState::Disconnected;
+                s.reason = Some(format!("cannot read {name}: {e}"));
+            }
+        });
+        read.map(|()| outcome)
+    }
+
+    /// Holds messages read from somewhere other than a source, each at its own time.
+    fn push_owned(&self, batch: &mut Vec<(String, Vec<u8>, i64)>) {
+        if batch.is_empty() {
+            return;
+        }
+        let mut store = lock(&self.store);
+        for (subject, body, received_ms) in batch.drain(..) {
+            store.push(Incoming {
+                subject: &subject,
+                headers: &[],
+                body: &body,
+                received_ms,
+            });
+        }
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        lock(&self.shown).view.on_pushed(&store, now_ms);
+        if let Some(index) = lock(&self.shape).as_mut() {
+            index.on_pushed(&store);
+        }
+    }
+
     async fn ingest(&self, mut source: Source) {
         let mut settle = tokio::time::interval(Duration::from_millis(500));
         settle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -203,6 +291,15 @@ impl Live {
         match lock(&self.client).clone() {
             Some((_, true)) => Err(PublishError::ReadOnly.into()),
             Some((client, false)) => Ok(client),
+            None => Err(ComposeError::NotConnected),
+        }
+    }
+
+    /// Whether a NATS connection is open (read-only or not): scenarios need one, as they
+    /// connect to the same servers; a gateway connection cannot run them.
+    pub fn nats_connected(&self) -> Result<(), ComposeError> {
+        match *lock(&self.client) {
+            Some(_) => Ok(()),
             None => Err(ComposeError::NotConnected),
         }
     }
@@ -458,6 +555,35 @@ impl Live {
         }
     }
 
+    /// One organization's timeline from the held events and `others` (the recording,
+    /// history), with the disconnections and gaps this Eventscope noticed as well as `gaps`.
+    pub fn timeline(
+        &self,
+        org: &str,
+        from_ms: i64,
+        to_ms: i64,
+        others: &[timeline::Owned],
+        mut gaps: Vec<timeline::TimelineGap>,
+    ) -> timeline::Timeline {
+        for m in lock(&self.markers).within(from_ms, to_ms) {
+            let reason = match m.kind {
+                MarkerKind::Reconnect if m.from_ms < m.to_ms => "disconnected".to_string(),
+                MarkerKind::Gap => m.text,
+                _ => continue,
+            };
+            gaps.push(timeline::TimelineGap {
+                from_ms: m.from_ms,
+                to_ms: m.to_ms,
+                reason,
+            });
+        }
+        gaps.sort_by_key(|g| g.from_ms);
+        gaps.dedup_by(|a, b| a.from_ms == b.from_ms && a.to_ms == b.to_ms);
+        let store = lock(&self.store);
+        let inputs = timeline::held(&store, org).chain(others.iter().map(|o| o.as_input()));
+        timeline::build(org, from_ms, to_ms, inputs, gaps)
+    }
+
     /// Records the drops, gaps and reconnections since the last look (twice a second).
     fn note_markers(&self) {
         let counters = lock(&self.counters).clone();
@@ -473,6 +599,9 @@ struct Markers {
     dropped: u64,
     reconnects: u32,
     gaps: u32,
+    /// When the connection was lost, while it is being re-established: the reconnection
+    /// marker then spans the time no event could arrive (the timeline shows it as a gap).
+    down_since: Option<i64>,
     list: VecDeque<StreamMarker>,
 }
 
@@ -492,14 +621,24 @@ impl Markers {
         }
         // A new source starts its counters over.
         self.dropped = dropped;
+        if status.state == ConnectionState::Reconnecting {
+            self.down_since.get_or_insert(now_ms);
+        }
         if status.reconnects > self.reconnects {
+            let from_ms = self.down_since.take().unwrap_or(now_ms);
             self.push(StreamMarker {
                 kind: MarkerKind::Reconnect,
-                from_ms: now_ms,
+                from_ms,
                 to_ms: now_ms,
                 count: None,
-                text: "reconnected".into(),
+                text: if from_ms < now_ms {
+                    "disconnected, then reconnected".into()
+                } else {
+                    "reconnected".into()
+                },
             });
+        } else if status.state != ConnectionState::Reconnecting {
+            self.down_since = None;
         }
         self.reconnects = status.reconnects;
         if let Some(gateway) = &status.gateway {
@@ -541,6 +680,9 @@ impl Drop for Live {
         }
     }
 }
+
+/// Lines of a file held per lock of the store: the table keeps answering while a big file is read.
+const FILE_BATCH: usize = 4096;
 
 /// Matches a new filter shows before it has looked at every held event.
 pub const FIRST_PAGE: usize = 200;
@@ -655,5 +797,28 @@ mod marker_tests {
             ]
         );
         assert_eq!(markers.within(2_450, 2_600).len(), 1);
+    }
+
+    #[test]
+    fn a_reconnection_spans_the_time_the_connection_was_down() {
+        let mut markers = Markers::default();
+        let mut status = SourceStatus::disconnected("x");
+        status.state = ConnectionState::Connected;
+        markers.note(1_000, 0, &status);
+        status.state = ConnectionState::Reconnecting;
+        markers.note(1_500, 0, &status);
+        markers.note(2_000, 0, &status);
+        status.state = ConnectionState::Connected;
+        status.reconnects = 1;
+        markers.note(4_000, 0, &status);
+        let got: Vec<(i64, i64, String)> = markers
+            .within(0, 10_000)
+            .into_iter()
+            .map(|m| (m.from_ms, m.to_ms, m.text))
+            .collect();
+        assert_eq!(
+            got,
+            [(1_500, 4_000, "disconnected, then reconnected".to_string())]
+        );
     }
 }

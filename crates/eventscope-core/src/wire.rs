@@ -76,6 +76,8 @@ pub enum ConnectionState {
     Connected,
     Reconnecting,
     Disconnected,
+    /// Showing a file of events (`server` is its path): read-only, nothing more will arrive.
+    File,
 }
 
 /// The NATS server the app is connected to, as its INFO describes it (for the About box).
@@ -806,4 +808,60 @@ pub struct Anomaly {
     pub ongoing: bool,
     /// One line for people: `flows silent for 42 s (usually every 1 s)`.
     pub text: String,
+}
+
+/// What an export covers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum ExportTarget {
+    /// The events of the current view, oldest first.
+    View,
+    /// One organization's timeline over `fromMs..toMs`, in time order.
+    Timeline {
+        org: String,
+        from_ms: i64,
+        to_ms: i64,
+        recording: bool,
+        history: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub enum ExportFormat {
+    /// One event per line, as `tail --json` prints.
+    Ndjson,
+    Csv,
+}
+
+/// How far an export has got; about every 100 ms and once at the end (`done`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct ExportProgress {
+    pub events: u64,
+    /// Events to write, when known before the end.
+    pub total: Option<u64>,
+    pub bytes: u64,
+    pub elapsed_ms: u64,
+    pub done: bool,
+}
+
+/// What opening a file of events found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct ImportOutcome {
+    pub path: String,
+    pub events: u64,
+    /// Lines that were not an event (kept, flagged, as the table shows bad messages).
+    pub invalid: u64,
+    /// Lines over the size bound, skipped.
+    pub skipped: u64,
 }

@@ -3,4 +3,4 @@
 /**
  * Connection state of the current source.
  */
-export type ConnectionState = "connecting" | "connected" | "reconnecting" | "disconnected";
+export type ConnectionState = "connecting" | "connected" | "reconnecting" | "disconnected" | "file";
