@@ -51,9 +51,10 @@ impl AppState {
             .cancel();
     }
 
-    /// The connection in use, to run a scenario on: refused when it is read-only or a gateway.
-    fn profile_for_publishing(&self) -> Result<ConnectionProfile, error::CommandError> {
-        self.live.publisher()?;
+    /// The NATS connection in use, to run a scenario on (it carries `read_only`, so a scenario
+    /// that only listens and expects still runs on a read-only connection): refused on a gateway.
+    fn profile_for_scenario(&self) -> Result<ConnectionProfile, error::CommandError> {
+        self.live.nats_connected()?;
         Ok(self
             .current
             .lock()
@@ -171,6 +172,8 @@ pub fn run() {
             commands::shape::subject_tree,
             commands::shape::producer_lag,
             commands::shape::anomalies,
+            commands::timeline::timeline,
+            commands::files::import_file,
         ])
         .run(tauri::generate_context!())
         .expect("error while running eventscope");

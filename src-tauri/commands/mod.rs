@@ -1,6 +1,8 @@
 //! Tauri commands: adapters that parse the request, call the core and map the error.
 pub mod connection;
 pub mod events;
+pub mod files;
 pub mod publish;
 pub mod shape;
+pub mod timeline;
 pub mod views;

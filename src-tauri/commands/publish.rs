@@ -118,9 +118,9 @@ pub async fn scenario_run(
     on_update: Channel<StepUpdate>,
 ) -> CommandResult<ScenarioOutcome> {
     let scenario = read_scenario(&path, &vars)?;
-    let profile = state.profile_for_publishing()?;
+    let profile = state.profile_for_scenario()?;
     let cancel = state.fresh_cancel();
-    let report = scenario::run(&scenario, &profile, false, &cancel, |u| {
+    let report = scenario::run(&scenario, &profile, profile.read_only, &cancel, |u| {
         let _ = on_update.send(u.clone());
     })
     .await?;

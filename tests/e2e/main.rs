@@ -9,6 +9,8 @@ use eventscope_testkit::{publish, NatsServer};
 use eventscope_window::{task_failed as envelope, App};
 use serde_json::json;
 
+mod timeline;
+
 /// The app as cargo built it for these tests.
 const APP: &str = env!("CARGO_BIN_EXE_eventscope");
 
@@ -297,9 +299,10 @@ async fn tab_reaches_every_control_in_order_and_each_says_what_it_is() {
     })
     .await;
     assert_eq!(
-        app.tab_through("connect-button", 17).await,
+        app.tab_through("connect-button", 18).await,
         [
             r#"button "Connect…""#,
+            r#"button "Open file…""#,
             r#"button "Publish…""#,
             r#"button "Replay…""#,
             r#"button "Scenarios…""#,

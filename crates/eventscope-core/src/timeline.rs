@@ -375,14 +375,15 @@ pub fn build<'a>(
         } else {
             burst.remove(&li);
         }
+        // Versions of a resource are what `created` and `updated` carry; a failure's or a
+        // message's payload is about the event, not a new version to compare.
+        let versioned = matches!(e.event_name.as_str(), "created" | "updated");
         let changes = match (&e.payload, previous.get(&li)) {
-            (Some(now), Some(before)) if e.event_name != "message_stream" => diff(before, now),
+            (Some(now), Some(before)) if e.event_name == "updated" => diff(before, now),
             _ => Vec::new(),
         };
-        if let Some(p) = &e.payload {
-            if e.event_name != "message_stream" && e.event_name != "message_posted" {
-                previous.insert(li, p.clone());
-            }
+        if let (true, Some(p)) = (versioned, &e.payload) {
+            previous.insert(li, p.clone());
         }
         lane.items.push(TimelineItem {
             event_id: e.id.clone(),
@@ -692,6 +693,8 @@ mod tests {
         assert_eq!(failed.items[1].note.as_deref(), Some("timeout"));
         assert_eq!(failed.items[1].since_previous_ms, Some(60_000));
         assert!(failed.items[1].failed);
+        // A failure is not a new version of the task: nothing to compare.
+        assert!(failed.items[1].changes.is_empty());
         assert_eq!(lane(&t, "t3").state, LaneState::Completed);
         assert_eq!((t.summary.stuck, t.summary.failures), (1, 1));
         assert_eq!(

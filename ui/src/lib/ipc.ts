@@ -2,6 +2,7 @@
 //
 // Outside the Tauri window (a plain browser on the Vite dev server) every call fails with a clear
 // error: the UI shows no data it did not get from the core.
+import { getCurrentWebview } from "@tauri-apps/api/webview";
 import { Channel, invoke, isTauri } from "@tauri-apps/api/core";
 import { open as openFileDialog, save as saveFileDialog } from "@tauri-apps/plugin-dialog";
 import type { About } from "./bindings/About";
@@ -31,6 +32,18 @@ import type { ScenarioOutcome } from "./bindings/ScenarioOutcome";
 import type { ScenarioOutline } from "./bindings/ScenarioOutline";
 import type { StepUpdate } from "./bindings/StepUpdate";
 import type { WireError } from "./bindings/WireError";
+import type { Timeline } from "./bindings/Timeline";
+import type { ExportProgress } from "./bindings/ExportProgress";
+import type { ImportOutcome } from "./bindings/ImportOutcome";
+import type { NotifySample } from "./bindings/NotifySample";
+import type { RecipientActivity } from "./bindings/RecipientActivity";
+import type { RuleOutcome } from "./bindings/RuleOutcome";
+import type { RulesError } from "./bindings/RulesError";
+import type { RulesFile } from "./bindings/RulesFile";
+import type { Volume } from "./bindings/Volume";
+import type { RecordingRetention } from "./bindings/RecordingRetention";
+import type { RecordingState } from "./bindings/RecordingState";
+import type { ExportFormat, ExportTarget } from "./exporting";
 
 /** Everything the UI asks of the core. */
 export interface Backend {
@@ -89,8 +102,43 @@ export interface Backend {
   /** Silences and spikes per source or organization over the last 15 minutes. */
   anomalies(by: GroupBy): Promise<Anomaly[]>;
   /** The native save dialog; the chosen path, or null when cancelled. */
-  pickSaveFile(title: string, defaultPath: string): Promise<string | null>;
+  /** A path to save to, offering the files of `kind` (scenarios by default). */
+  pickSaveFile(title: string, defaultPath: string, kind?: SaveKind): Promise<string | null>;
+  /** One organization's timeline over `[fromMs, toMs)`: held events, and the recording's and JetStream history's when asked. */
+  timeline(org: string, fromMs: number, toMs: number, recording: boolean, history: boolean): Promise<Timeline>;
+  /** Writes the view's or a timeline's events to `path`; progress as it goes, the last one when done. */
+  exportEvents(target: ExportTarget, path: string, format: ExportFormat, mask: boolean, onProgress: (p: ExportProgress) => void): Promise<ExportProgress>;
+  /** Opens an NDJSON file of events as a read-only source in place of the connection. */
+  importFile(path: string): Promise<ImportOutcome>;
+  /** The rules file: its path, its text (empty rules when there is none yet) and its error, if any. */
+  notifyRules(): Promise<RulesFile>;
+  /** Checks rules text: its first error, or null. */
+  notifyCheck(text: string): Promise<RulesError | null>;
+  /** Each rule against a held event; `draft` rules text in place of the saved rules when given. */
+  notifyPreview(seq: number, draft: string | null): Promise<RuleOutcome[]>;
+  /** The newest held events the rules' patterns concern, with what each would send. */
+  notifySamples(draft: string | null, limit: number): Promise<NotifySample[]>;
+  /** Writes the rules file atomically; an invalid text is refused (its error returned) and nothing is written. */
+  notifySave(text: string): Promise<RulesError | null>;
+  /** The would-be notifications of what is held, the first figures early. */
+  notifyVolume(onStep: (v: Volume) => void): Promise<Volume>;
+  /** What a recipient got since `sinceMs`, and what should have notified them but did not. */
+  notifyRecipient(recipient: string, sinceMs: number): Promise<RecipientActivity>;
+  /** Calls `onDrop` with the paths of files dropped on the window; returns the unsubscribe. */
+  onFileDrop(onDrop: (paths: string[]) => void): Promise<() => void>;
+  /** The local recording: on or off, where, its figures and retention. */
+  recordingState(): Promise<RecordingState>;
+  /** Starts or stops recording, with these limits (kept for the next start of the app). */
+  setRecording(on: boolean, retention: RecordingRetention): Promise<RecordingState>;
 }
+
+export type SaveKind = "scenario" | "ndjson" | "csv";
+
+const SAVE_FILTERS: Record<SaveKind, { name: string; extensions: string[] }[]> = {
+  scenario: [{ name: "Scenarios", extensions: ["yaml", "yml"] }],
+  ndjson: [{ name: "NDJSON", extensions: ["ndjson", "jsonl", "json"] }],
+  csv: [{ name: "CSV", extensions: ["csv"] }],
+};
 
 /** The codes the core sends; a Record so that a code added in Rust fails svelte-check until it is listed. */
 const errorCodes: Record<ErrorCode, true> = { evicted: true, invalid_input: true, connect_failed: true, invalid_filter: true, read_only: true };
@@ -181,9 +229,34 @@ const tauriBackend: Backend = {
   subjectTree: (prefix, sort, offset, limit, search) => call<SubjectLevel>("subject_tree", { prefix, sort, offset, limit, search }),
   producerLag: () => call<LagReport>("producer_lag"),
   anomalies: (by) => call<Anomaly[]>("anomalies", { by }),
-  async pickSaveFile(title, defaultPath) {
+  timeline: (org, fromMs, toMs, recording, history) => call<Timeline>("timeline", { org, fromMs, toMs, recording, history }),
+  async exportEvents(target, path, format, mask, onProgress) {
+    const channel = new Channel<ExportProgress>();
+    channel.onmessage = onProgress;
+    return call<ExportProgress>("export_events", { target, path, format, mask, onProgress: channel });
+  },
+  importFile: (path) => call<ImportOutcome>("import_file", { path }),
+  notifyRules: () => call<RulesFile>("notify_rules"),
+  notifyCheck: (text) => call<RulesError | null>("notify_check", { text }),
+  notifyPreview: (seq, draft) => call<RuleOutcome[]>("notify_preview", { seq, draft }),
+  notifySamples: (draft, limit) => call<NotifySample[]>("notify_samples", { draft, limit }),
+  notifySave: (text) => call<RulesError | null>("notify_save", { text }),
+  async notifyVolume(onStep) {
+    const channel = new Channel<Volume>();
+    channel.onmessage = onStep;
+    return call<Volume>("notify_volume", { onStep: channel });
+  },
+  notifyRecipient: (recipient, sinceMs) => call<RecipientActivity>("notify_recipient", { recipient, sinceMs }),
+  async onFileDrop(onDrop) {
+    return getCurrentWebview().onDragDropEvent((event) => {
+      if (event.payload.type === "drop" && event.payload.paths.length > 0) onDrop(event.payload.paths);
+    });
+  },
+  recordingState: () => call<RecordingState>("recording_state"),
+  setRecording: (on, retention) => call<RecordingState>("set_recording", { on, retention }),
+  async pickSaveFile(title, defaultPath, kind = "scenario") {
     try {
-      const chosen = await saveFileDialog({ title, defaultPath, filters: [{ name: "Scenarios", extensions: ["yaml", "yml"] }] });
+      const chosen = await saveFileDialog({ title, defaultPath, filters: SAVE_FILTERS[kind] });
       return typeof chosen === "string" ? chosen : null;
     } catch (error) {
       throw toWireError(error);

@@ -21,6 +21,8 @@ export function statusText(status: SourceStatus | null): string {
       return reason ? `reconnecting: ${reason}` : "reconnecting";
     case "disconnected":
       return reason ? `disconnected: ${reason}` : "disconnected";
+    case "file":
+      return reason ? `file: ${reason}` : "file";
   }
 }
 
@@ -33,6 +35,7 @@ export function statusTone(status: SourceStatus | null): Tone {
       return "warn";
     case "disconnected":
       return "error";
+    case "file":
     default:
       return "idle";
   }

@@ -1,0 +1,2 @@
+// Which view fills the main area.
+export type AppMode = "events" | "timeline" | "notifications";
