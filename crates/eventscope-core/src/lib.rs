@@ -10,6 +10,7 @@ pub mod gateway;
 pub mod json_scan;
 pub mod live;
 pub mod nats_context;
+pub mod notify;
 pub mod profile;
 pub mod publish;
 pub mod saved;
