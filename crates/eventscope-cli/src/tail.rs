@@ -122,7 +122,7 @@ fn gateway_token(var: &str) -> Result<String> {
 }
 
 /// What `tail` subscribes to unless told otherwise.
-const DEFAULT_SUBJECT: &str = "events.>";
+pub(crate) const DEFAULT_SUBJECT: &str = "events.>";
 
 /// A filter and the one-event store it evaluates messages in: the filter reads events as the
 /// app holds them, so the CLI and the app agree on every query.
@@ -229,7 +229,7 @@ fn tail_file(path: &str, max_line: usize, mut output: Output) -> Result<()> {
 }
 
 /// What [`next_line`] found.
-enum Line {
+pub(crate) enum Line {
     /// No more input.
     End,
     /// A line of at most the bound, in the buffer.
@@ -241,7 +241,11 @@ enum Line {
 
 /// Reads one line (with its `\n`, if any) into `raw`, holding at most `max` bytes of it plus
 /// the line end: a longer line stops the read at the bound.
-fn next_line(input: &mut dyn BufRead, raw: &mut Vec<u8>, max: usize) -> io::Result<Line> {
+pub(crate) fn next_line(
+    input: &mut dyn BufRead,
+    raw: &mut Vec<u8>,
+    max: usize,
+) -> io::Result<Line> {
     raw.clear();
     // A `\r\n` ending is not part of the line's length.
     let bound = max.saturating_add(2);
@@ -293,7 +297,7 @@ fn line_over(raw: &[u8], max: usize) -> Line {
 
 /// Skips the rest of the current line, through its `\n` or to the end of the input, a buffer
 /// at a time.
-fn skip_line(input: &mut dyn BufRead) -> io::Result<()> {
+pub(crate) fn skip_line(input: &mut dyn BufRead) -> io::Result<()> {
     loop {
         let chunk = match input.fill_buf() {
             Ok(chunk) => chunk,
@@ -319,7 +323,7 @@ fn skip_line(input: &mut dyn BufRead) -> io::Result<()> {
 /// The subject and body of one line of a file: an envelope goes on the subject it would be
 /// published on; a `tail --json` line for an invalid message gives back its subject and bytes;
 /// anything else is a body without a subject.
-fn file_event(line: &[u8]) -> (String, Vec<u8>) {
+pub(crate) fn file_event(line: &[u8]) -> (String, Vec<u8>) {
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "camelCase", deny_unknown_fields)]
     struct Invalid {
