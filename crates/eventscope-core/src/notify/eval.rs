@@ -269,33 +269,39 @@ impl HistoryIndex {
 pub(crate) struct Ctx<'e, 's> {
     pub ev: &'e EventRef<'s>,
     pub now_ms: i64,
-    /// The body, when it is a valid JSON object (so the raw walks can read it).
-    body: Option<&'s str>,
+    body: OnceCell<Option<&'s str>>,
     context: OnceCell<minijinja::Value>,
 }
 
 impl<'e, 's> Ctx<'e, 's> {
     pub(crate) fn new(ev: &'e EventRef<'s>, now_ms: i64) -> Ctx<'e, 's> {
-        let problems = ev.problems();
-        let valid = ![Problems::NOT_UTF8, Problems::NOT_JSON, Problems::NOT_OBJECT]
-            .into_iter()
-            .any(|p| problems.contains(p));
-        let body = valid
-            .then(|| simdutf8::basic::from_utf8(ev.body()).ok())
-            .flatten();
         Ctx {
             ev,
             now_ms,
-            body,
+            body: OnceCell::new(),
             context: OnceCell::new(),
         }
+    }
+
+    /// The body, when the store found it to be a valid JSON object: read on first use, since
+    /// most rules stop at the event name or the condition.
+    fn body(&self) -> Option<&'s str> {
+        *self.body.get_or_init(|| {
+            let problems = self.ev.problems();
+            let valid = ![Problems::NOT_UTF8, Problems::NOT_JSON, Problems::NOT_OBJECT]
+                .into_iter()
+                .any(|p| problems.contains(p));
+            valid
+                .then(|| simdutf8::basic::from_utf8(self.ev.body()).ok())
+                .flatten()
+        })
     }
 
     /// The template context: the envelope's fields and `subject`.
     fn context(&self) -> &minijinja::Value {
         self.context.get_or_init(|| {
             let mut map = serde_json::Map::new();
-            if let Some(Ok(Value::Object(body))) = self.body.map(serde_json::from_str::<Value>) {
+            if let Some(Ok(Value::Object(body))) = self.body().map(serde_json::from_str::<Value>) {
                 for key in ENVELOPE {
                     if let Some(v) = body.get(*key) {
                         map.insert(key.to_string(), v.clone());
@@ -335,7 +341,7 @@ impl<'e, 's> Ctx<'e, 's> {
         if !ENVELOPE.contains(&root.as_str()) {
             return false;
         }
-        if let Some(body) = self.body {
+        if let Some(body) = self.body() {
             if let Some(Some(value)) = raw::get(body, root) {
                 return raw::exists(value, keys);
             }
@@ -350,7 +356,7 @@ impl<'e, 's> Ctx<'e, 's> {
     /// The raw JSON texts at `path` (arrays on the way and at the end spread), or `None` when
     /// the path leads nowhere.
     fn values(&self, path: &FieldPath) -> Option<Vec<&'s str>> {
-        let body = self.body?;
+        let body = self.body()?;
         let root = raw::get(body, path.root)??;
         let mut out = Vec::new();
         raw::collect(root, &path.keys, &mut out).then_some(out)
@@ -443,6 +449,26 @@ fn outcome(rules: &RuleSet, ready: &Ready, ctx: &Ctx<'_, '_>, held: &Held<'_>) -
         Ok(()) => out.matched = true,
         Err(reason) => {
             out.detail = detail(&reason, ctx);
+            if let (
+                Some((r, e)),
+                Reason::NoRecipients {
+                    why: NoRecipients::Missing,
+                    ..
+                },
+            ) = (&ready.history, &reason)
+            {
+                // Say where else the recipients were looked for.
+                match &out.source {
+                    Some(RecipientSource::History { event_id, .. }) => {
+                        out.detail
+                            .push_str(&format!(" here and in {r}.{e} {event_id}"));
+                    }
+                    _ => out.detail.push_str(&format!(
+                        " and no {r}.{e} of {} is held",
+                        ctx.ev.resource_id()
+                    )),
+                }
+            }
             out.reason = Some(reason);
             out.recipients.clear();
         }
@@ -524,7 +550,7 @@ fn found(expr: &Expr, ctx: &Ctx<'_, '_>) -> Option<String> {
                     }
                 }
                 Term::After(_) | Term::Before(_) => ctx
-                    .body
+                    .body()
                     .and_then(|b| raw::get(b, "timestamp").flatten().map(|t| cut(t, 120))),
                 Term::Is(_) | Term::Text(_) | Term::Regex(_) => None,
             }

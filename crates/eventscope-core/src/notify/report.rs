@@ -96,6 +96,8 @@ pub struct Tally {
     rules: Arc<RuleSet>,
     /// The rules whose pattern an event name matches, by the store's interned name.
     by_name: FxHashMap<(Sym, Sym), Box<[u16]>>,
+    /// The current event's candidate rules (kept to spare an allocation an event).
+    scratch: Vec<u16>,
     history: HistoryIndex,
     next_seq: u64,
     end_seq: Option<u64>,
@@ -118,6 +120,7 @@ impl Tally {
             history: HistoryIndex::new(&rules),
             rules,
             by_name: FxHashMap::default(),
+            scratch: Vec::new(),
             next_seq: from_seq,
             end_seq: None,
             total: 0,
@@ -175,23 +178,22 @@ impl Tally {
             self.history.note(store, ev);
         }
         let rules = &self.rules;
-        let candidates = self
-            .by_name
-            .entry(ev.name_syms())
-            .or_insert_with(|| {
-                let (r, e) = (ev.resource(), ev.event_name());
-                rules
-                    .ready
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, ready)| ready.pattern.matches(r, e))
-                    .map(|(i, _)| i as u16)
-                    .collect()
-            })
-            .clone();
-        if candidates.is_empty() {
+        let list = self.by_name.entry(ev.name_syms()).or_insert_with(|| {
+            let (r, e) = (ev.resource(), ev.event_name());
+            rules
+                .ready
+                .iter()
+                .enumerate()
+                .filter(|(_, ready)| ready.pattern.matches(r, e))
+                .map(|(i, _)| i as u16)
+                .collect()
+        });
+        if list.is_empty() {
             return;
         }
+        let mut candidates = std::mem::take(&mut self.scratch);
+        candidates.clear();
+        candidates.extend_from_slice(list);
         let ctx = Ctx::new(ev, now_ms);
         let held = Held::indexed(store, &self.history);
         for i in candidates.iter().map(|&i| i as usize) {
@@ -219,6 +221,7 @@ impl Tally {
                 }
             }
         }
+        self.scratch = candidates;
     }
 
     /// The figures so far.

@@ -309,7 +309,7 @@ new-message: to usr_1,agt_1 (history: conversation.created evt_c) | websocket: B
         builtin,
         &[created, posted("conv_2")],
         "
-new-message: no_recipients: payload.participants is missing",
+new-message: no_recipients: payload.participants is missing and no conversation.created of conv_2 is held",
     );
     let rules = RuleSet::parse(builtin, false).unwrap();
     let store = store_of(&[posted("conv_1")]);
