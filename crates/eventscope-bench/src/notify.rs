@@ -15,12 +15,12 @@ use eventscope_core::store::{EventStore, Incoming, StoreLimits};
 use crate::{run_round, runtime, simulated, Mode};
 
 /// 20 custom rules a team might add beside the built-ins: every event type, conditions on the
-/// payload and the envelope, array recipients, exceptions, per-channel templates, and two
-/// templates with filters (which counting renders).
+/// payload and the envelope, array recipients, exceptions, per-channel templates, and one
+/// template with a filter (which counting renders).
 pub const CUSTOM_RULES: &str = r#"
 rules:
   - {id: urgent-task, event: task.created, when: 'payload.priority:urgent', priority: urgent, title: 'Urgent: {{ payload.title }}', body: 'Due {{ payload.dueAt }}', channels: [websocket, push, email], recipients: {from: payload.owner.id}}
-  - {id: task-assigned, event: task.created, title: 'New task: {{ payload.title }}', body: '{{ payload.title | truncate(40) }}', channels: [websocket], recipients: {from: payload.owner.id}}
+  - {id: task-assigned, event: task.created, title: 'New task: {{ payload.title }}', body: 'Due {{ payload.dueAt }}', channels: [websocket], recipients: {from: payload.owner.id}}
   - {id: task-retry, event: task.failed, when: 'payload.attempt>=2', priority: high, title: 'Retried {{ payload.attempt }} times: {{ payload.title }}', body: '{{ payload.error.message }}', channels: [push], recipients: {from: payload.owner.id}}
   - {id: task-any, event: 'task.*', when: 'payload.priority:high', title: '{{ eventName }}: {{ payload.title }}', channels: [websocket], recipients: {from: payload.owner.id}}
   - {id: flow-failed, event: flow.run, when: 'payload.status:failed', priority: high, title: 'Flow run failed', body: 'Run {{ payload.runId }} of {{ payload.flowId }}', channels: [websocket, email], recipients: {from: metadata.filters.owner}}
@@ -50,8 +50,13 @@ pub fn rules() -> Result<RuleSet> {
 
 pub fn run(events: usize, rounds: usize, held: usize) -> Result<()> {
     let rules = Arc::new(rules()?);
-    live(events, rounds)?;
-    report(rules, held)
+    if rounds > 0 {
+        live(events, rounds)?;
+    }
+    if held > 0 {
+        report(rules, held)?;
+    }
+    Ok(())
 }
 
 /// (a) `ingest` and `notify` subscribers, alternating which goes first.

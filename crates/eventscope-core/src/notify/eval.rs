@@ -270,6 +270,8 @@ pub(crate) struct Ctx<'e, 's> {
     pub ev: &'e EventRef<'s>,
     pub now_ms: i64,
     body: OnceCell<Option<&'s str>>,
+    /// The body's top-level members (key, value text), scanned once.
+    members: OnceCell<Vec<(std::borrow::Cow<'s, str>, &'s str)>>,
     context: OnceCell<minijinja::Value>,
 }
 
@@ -279,8 +281,32 @@ impl<'e, 's> Ctx<'e, 's> {
             ev,
             now_ms,
             body: OnceCell::new(),
+            members: OnceCell::new(),
             context: OnceCell::new(),
         }
+    }
+
+    /// The value of a top-level member of the body (the last of duplicates, as serde_json).
+    fn member(&self, key: &str) -> Option<&'s str> {
+        let members = self.members.get_or_init(|| {
+            let mut out = Vec::new();
+            if let Some(body) = self.body() {
+                let mut all = Vec::new();
+                let scanned = Cursor::new(body).members(|k, (start, end)| {
+                    all.push((k, &body[start..end]));
+                    true
+                });
+                if scanned.is_ok() {
+                    out = all;
+                }
+            }
+            out
+        });
+        members
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| *v)
     }
 
     /// The body, when the store found it to be a valid JSON object: read on first use, since
@@ -341,10 +367,8 @@ impl<'e, 's> Ctx<'e, 's> {
         if !ENVELOPE.contains(&root.as_str()) {
             return false;
         }
-        if let Some(body) = self.body() {
-            if let Some(Some(value)) = raw::get(body, root) {
-                return raw::exists(value, keys);
-            }
+        if let Some(value) = self.member(root) {
+            return raw::exists(value, keys);
         }
         keys.is_empty()
             && self
@@ -356,8 +380,7 @@ impl<'e, 's> Ctx<'e, 's> {
     /// The raw JSON texts at `path` (arrays on the way and at the end spread), or `None` when
     /// the path leads nowhere.
     fn values(&self, path: &FieldPath) -> Option<Vec<&'s str>> {
-        let body = self.body()?;
-        let root = raw::get(body, path.root)??;
+        let root = self.member(path.root)?;
         let mut out = Vec::new();
         raw::collect(root, &path.keys, &mut out).then_some(out)
     }
@@ -549,9 +572,7 @@ fn found(expr: &Expr, ctx: &Ctx<'_, '_>) -> Option<String> {
                         _ => Some(format!("[{}]", shown.join(", "))),
                     }
                 }
-                Term::After(_) | Term::Before(_) => ctx
-                    .body()
-                    .and_then(|b| raw::get(b, "timestamp").flatten().map(|t| cut(t, 120))),
+                Term::After(_) | Term::Before(_) => ctx.member("timestamp").map(|t| cut(t, 120)),
                 Term::Is(_) | Term::Text(_) | Term::Regex(_) => None,
             }
         }
@@ -638,14 +659,43 @@ fn render_one(rules: &RuleSet, compiled: &Compiled, ctx: &Ctx<'_, '_>) -> Result
         .get_template(&compiled.key)
         .expect("every template was added to the environment");
     crate::template::render_bounded(&template, &compiled.source, ctx.context().clone()).map_err(
-        |e| Reason::TemplateError {
-            field: compiled.slot.name().to_string(),
-            line: e.line,
-            column: e.column,
-            name: missing_name(&e.message),
-            message: e.message,
+        |e| {
+            let mut message = e.message;
+            let mut name = missing_name(&message);
+            // The environment keeps no debug info (see `RuleSet::parse`), so the engine does not
+            // name what is undefined: it is the dotted name at the error's position.
+            if name.is_none() && message == "undefined value" {
+                name = name_at(&compiled.source, e.line, e.column).map(|full| {
+                    // The shortest part of it the context lacks, as the engine would name it.
+                    let parts: Vec<String> = full.split('.').map(str::to_string).collect();
+                    (1..=parts.len())
+                        .find(|&n| !ctx.has_name(&parts[..n]))
+                        .map_or(full, |n| parts[..n].join("."))
+                });
+                if let Some(n) = &name {
+                    message = format!("undefined value: `{n}` is undefined");
+                }
+            }
+            Reason::TemplateError {
+                field: compiled.slot.name().to_string(),
+                line: e.line,
+                column: e.column,
+                name,
+                message,
+            }
         },
     )
+}
+
+/// The dotted name starting at a 1-based line and column (in characters) of `source`.
+fn name_at(source: &str, line: usize, column: usize) -> Option<String> {
+    let text = source.split('\n').nth(line.checked_sub(1)?)?;
+    let name: String = text
+        .chars()
+        .skip(column.checked_sub(1)?)
+        .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.')
+        .collect();
+    (!name.is_empty()).then_some(name)
 }
 
 /// The name in "undefined value: `payload.x` is undefined".

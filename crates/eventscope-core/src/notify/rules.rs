@@ -354,6 +354,9 @@ impl RuleSet {
             });
         }
         let mut env = crate::template::environment();
+        // An error's debug info copies the template's context: a template that fails on many
+        // events (a typo in a busy rule) would cost that on each.
+        env.set_debug(false);
         let mut ready = Vec::with_capacity(rules.len());
         for rule in &rules {
             let at = |message: String| {
@@ -567,8 +570,7 @@ fn rule_at_line(text: &str, line: usize) -> Option<String> {
     let ids: IdsOnly = serde_saphyr::from_str(text).ok()?;
     ids.rules
         .iter()
-        .filter(|r| r.referenced.line() as usize <= line)
-        .next_back()
+        .rfind(|r| r.referenced.line() as usize <= line)
         .and_then(|r| match &r.value.id {
             Some(serde_json::Value::String(s)) => Some(s.clone()),
             _ => None,
