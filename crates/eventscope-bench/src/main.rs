@@ -6,6 +6,7 @@
 
 mod attacks;
 mod fanout;
+mod notify;
 mod publishing;
 mod window;
 
@@ -156,6 +157,19 @@ enum Cmd {
         #[arg(long, default_value_t = 5000.0)]
         background: f64,
     },
+    /// Notification rules (issue 10): live ingest alone beside ingest that counts the would-be
+    /// notifications of 24 rules, and the volume report over held events.
+    Notify {
+        /// Events published per round of the live part.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+        /// Rounds of the live part; each runs both subscribers, in turn.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Events held for the volume report.
+        #[arg(long, default_value_t = 1_000_000)]
+        held: usize,
+    },
     /// One subscriber process (started by `ingest`).
     #[command(hide = true)]
     Subscriber {
@@ -183,6 +197,9 @@ enum Mode {
     Filtered,
     /// Eventscope's ingest with a live filter on payload paths ([`PAYLOAD_QUERY`]).
     FilteredPayload,
+    /// Eventscope's ingest counting the would-be notifications of the 4 built-in rules and 20
+    /// custom ones ([`notify::CUSTOM_RULES`]).
+    Notify,
 }
 
 /// The live filters of the `filtered` modes: what a user watching a stream typically types.
@@ -213,6 +230,11 @@ fn main() -> Result<()> {
             baseline_bin,
         } => ingest(events, rounds, &modes, nats_url, baseline_bin.as_deref()),
         Cmd::Steps { events } => steps(events),
+        Cmd::Notify {
+            events,
+            rounds,
+            held,
+        } => notify::run(events, rounds, held),
         Cmd::Fanout {
             orgs,
             staff,
@@ -344,7 +366,7 @@ fn ingest(
                     }
                 }
                 Mode::Unshaped => unshaped_cpu = Some(per_million),
-                Mode::Naive => {}
+                Mode::Naive | Mode::Notify => {}
             }
             if let (Some(on), Some(off), Mode::Ingest | Mode::Unshaped) =
                 (ingest_cpu, unshaped_cpu, mode)
@@ -934,12 +956,13 @@ async fn subscriber(mode: Mode, url: &str, count: u64) -> Result<Report> {
             std::hint::black_box(&kept);
             (n, cpu0, rss0, started)
         }
-        Mode::Ingest | Mode::Unshaped | Mode::Filtered | Mode::FilteredPayload => {
+        Mode::Ingest | Mode::Unshaped | Mode::Filtered | Mode::FilteredPayload | Mode::Notify => {
             let live = Live::new(StoreLimits::default());
             match mode {
                 Mode::Unshaped => live.set_shape_index(false),
                 Mode::Filtered => drop(live.set_filter(ENVELOPE_QUERY)?),
                 Mode::FilteredPayload => drop(live.set_filter(PAYLOAD_QUERY)?),
+                Mode::Notify => live.set_notify_rules(Some(std::sync::Arc::new(notify::rules()?))),
                 _ => {}
             }
             let profile = ConnectionProfile {

@@ -29,6 +29,9 @@ pub enum Command {
     Scenario(ScenarioCommand),
     /// Count events, bytes, rate and producer lag per group until the duration ends or Ctrl-C
     Stats(StatsArgs),
+    /// The notifications events would send by the notification rules (docs/notifications.md);
+    /// `explain` says why each rule did or did not notify, `rules` lists the effective rules
+    Notify(NotifyArgs),
     /// Write the manual page or a shell's completions to stdout (for packagers)
     #[command(hide = true)]
     Generate {
@@ -243,4 +246,78 @@ pub struct SimulateArgs {
     /// Seed of the simulation, to replay the same events (default: random, printed at the end)
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
+}
+
+/// Which rules: the built-ins, overridden and extended by a rules file.
+#[derive(Args)]
+pub struct RulesArgs {
+    /// The rules file (YAML or JSON, as the app's rules.yaml); an invalid file exits 2 with the
+    /// rule id and the position
+    #[arg(long = "rules", value_name = "FILE")]
+    pub file: Option<String>,
+    /// Leave the four built-in rules out
+    #[arg(long)]
+    pub no_builtin: bool,
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct NotifyArgs {
+    #[command(subcommand)]
+    pub command: Option<NotifyCommand>,
+    #[command(flatten)]
+    pub rules: RulesArgs,
+    #[command(flatten)]
+    pub server: Server,
+    /// Subject pattern to subscribe to; repeat for several
+    #[arg(long = "subject", value_name = "PATTERN", default_value = "events.>")]
+    pub subjects: Vec<String>,
+    /// Read events from an NDJSON file (as `tail --json` writes them) instead of the bus; `-`
+    /// reads stdin
+    #[arg(long, value_name = "PATH", conflicts_with = "subjects")]
+    pub from_file: Option<String>,
+    /// Exit after this many notifications
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Exit after this many seconds (on the bus)
+    #[arg(long, value_name = "SECS", conflicts_with = "from_file")]
+    pub duration: Option<f64>,
+    /// Print one JSON object per notification, in event, rule, recipient and channel order:
+    /// {"eventId","rule","priority","channel","recipient","title","body"}
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand)]
+pub enum NotifyCommand {
+    /// Why each rule did or did not notify for one event of a file
+    Explain(NotifyExplainArgs),
+    /// List the effective rules (built-ins first, then the file's)
+    Rules(NotifyRulesArgs),
+}
+
+#[derive(Args)]
+pub struct NotifyExplainArgs {
+    /// The event's id
+    #[arg(long, value_name = "ID")]
+    pub event_id: String,
+    #[command(flatten)]
+    pub rules: RulesArgs,
+    /// The NDJSON file holding the event (the events before it are its history); `-` reads
+    /// stdin
+    #[arg(long, value_name = "PATH")]
+    pub from_file: String,
+    /// Print one JSON object per rule: {"rule","matched"} and when not matched
+    /// {"reason","detail"}
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct NotifyRulesArgs {
+    #[command(flatten)]
+    pub rules: RulesArgs,
+    /// Print one JSON object per rule
+    #[arg(long)]
+    pub json: bool,
 }

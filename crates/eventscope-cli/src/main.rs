@@ -8,6 +8,7 @@ mod args;
 mod bus;
 mod failure;
 mod generate;
+mod notify;
 mod print;
 mod publish;
 mod scenario;
@@ -27,15 +28,17 @@ async fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => return failure::usage(err),
     };
-    if let Command::Scenario(command) = cli.command {
-        return scenario::run(command).await;
-    }
+    let cli = match cli.command {
+        Command::Scenario(command) => return scenario::run(command).await,
+        Command::Notify(args) => return notify::run(args).await,
+        _ => cli,
+    };
     failure::exit_code(match cli.command {
         Command::Tail(args) => tail::run(args).await,
         Command::Publish(args) => publish::run(args).await,
         Command::Simulate(args) => simulate::run(args).await,
         Command::Stats(args) => stats::run(args).await,
         Command::Generate { what } => generate::run(what),
-        Command::Scenario(_) => unreachable!("handled above"),
+        Command::Scenario(_) | Command::Notify(_) => unreachable!("handled above"),
     })
 }

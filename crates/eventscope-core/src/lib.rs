@@ -11,6 +11,7 @@ pub mod json_scan;
 pub mod live;
 pub mod nats_context;
 pub mod ndjson;
+pub mod notify;
 pub mod profile;
 pub mod publish;
 pub mod saved;

@@ -15,6 +15,7 @@ use crate::compose::ComposeError;
 use crate::facets;
 use crate::filter::{Filter, ParseError};
 use crate::ndjson;
+use crate::notify::{RuleSet, Tally, Volume};
 use crate::publish::{Captured, PublishError};
 use crate::shape::{self, AnomalyParams, SeriesRange, ShapeIndex, TreeQuery};
 use crate::source::gateway::GatewayToken;
@@ -55,14 +56,17 @@ impl RateMeter {
 
 /// The events held and the source filling them, and the filtered view the table shows.
 ///
-/// Lock order: `store`, then `shown`, then `shape`; the view and the shape index are only
-/// changed with the store locked, so the three always agree.
+/// Lock order: `store`, then `shown`, then `shape`, then `notify`; the view, the shape index
+/// and the notification tally are only changed with the store locked, so they always agree.
 pub struct Live {
     store: Mutex<EventStore>,
     shown: Mutex<Shown>,
     /// Per-second counts of everything held, kept at ingest; `None` when turned off (the
     /// benchmark's baseline), and the chart then counts from the events.
     shape: Mutex<Option<ShapeIndex>>,
+    /// The would-be notifications of the live stream by the rules set with
+    /// [`Live::set_notify_rules`], counted at ingest after each batch; `None` when no rules.
+    notify: Mutex<Option<Tally>>,
     markers: Mutex<Markers>,
     counters: Mutex<Arc<SourceCounters>>,
     status: watch::Sender<SourceStatus>,
@@ -86,6 +90,7 @@ impl Live {
                 complete: true,
             }),
             shape: Mutex::new(Some(ShapeIndex::new())),
+            notify: Mutex::new(None),
             markers: Mutex::new(Markers::default()),
             counters: Mutex::new(Arc::default()),
             status,
@@ -249,6 +254,9 @@ impl Live {
                     if let Some(index) = lock(&self.shape).as_mut() {
                         index.on_pushed(&store);
                     }
+                    if let Some(tally) = lock(&self.notify).as_mut() {
+                        tally.advance(&store, usize::MAX, received_ms);
+                    }
                 }
                 _ = settle.tick() => {
                     source.settle_drops();
@@ -263,6 +271,18 @@ impl Live {
                 s.reason = Some("subscription ended".into());
             }
         });
+    }
+
+    /// Counts the would-be notifications of what arrives from now on by `rules` (a fresh
+    /// tally); `None` stops counting.
+    pub fn set_notify_rules(&self, rules: Option<Arc<RuleSet>>) {
+        let store = lock(&self.store);
+        *lock(&self.notify) = rules.map(|r| Tally::new(r, store.next_seq()));
+    }
+
+    /// The live stream's notification counts since the rules were set.
+    pub fn notify_volume(&self) -> Option<Volume> {
+        lock(&self.notify).as_ref().map(Tally::volume)
     }
 
     pub fn store(&self) -> MutexGuard<'_, EventStore> {

@@ -187,13 +187,7 @@ impl Default for Engine {
 
 impl Engine {
     pub fn new() -> Engine {
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env.set_fuel(Some(FUEL));
-        env.set_recursion_limit(RECURSION_LIMIT);
-        env.add_function("now", now);
-        env.add_function("ulid", ulid);
-        Engine { env }
+        Engine { env: environment() }
     }
 
     /// Checks the syntax of one string without rendering it.
@@ -216,19 +210,7 @@ impl Engine {
             .env
             .template_from_str(text)
             .map_err(|e| convert(text, &e, false))?;
-        let mut out = Bounded {
-            buf: Vec::new(),
-            over: false,
-        };
-        if let Err(e) = template.render_captured_to(scope.to_value(), &mut out) {
-            return Err(convert(text, &e, out.over));
-        }
-        String::from_utf8(out.buf).map_err(|_| TemplateError {
-            path: String::new(),
-            line: 0,
-            column: 0,
-            message: "the output is not UTF-8".to_string(),
-        })
+        render_bounded(&template, text, scope.to_value())
     }
 
     /// Renders every string of `value` (keys stay as written); errors name the string's path.
@@ -284,6 +266,40 @@ impl Engine {
     }
 }
 
+/// An environment configured as every template of Eventscope is: strict undefined values,
+/// bounded work and recursion, `now()` and `ulid()`. Notification rules keep their compiled
+/// templates in one of their own.
+pub(crate) fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(FUEL));
+    env.set_recursion_limit(RECURSION_LIMIT);
+    env.add_function("now", now);
+    env.add_function("ulid", ulid);
+    env
+}
+
+/// Renders a compiled template (whose source is `text`) within [`MAX_OUTPUT`].
+pub(crate) fn render_bounded(
+    template: &minijinja::Template<'_, '_>,
+    text: &str,
+    context: minijinja::Value,
+) -> Result<String, TemplateError> {
+    let mut out = Bounded {
+        buf: Vec::new(),
+        over: false,
+    };
+    if let Err(e) = template.render_captured_to(context, &mut out) {
+        return Err(convert(text, &e, out.over));
+    }
+    String::from_utf8(out.buf).map_err(|_| TemplateError {
+        path: String::new(),
+        line: 0,
+        column: 0,
+        message: "the output is not UTF-8".to_string(),
+    })
+}
+
 /// True when some string of `value` is a template.
 pub fn has_template(value: &Value) -> bool {
     match value {
@@ -326,7 +342,7 @@ impl io::Write for Bounded {
     }
 }
 
-fn convert(text: &str, e: &minijinja::Error, over: bool) -> TemplateError {
+pub(crate) fn convert(text: &str, e: &minijinja::Error, over: bool) -> TemplateError {
     let (line, column) = match e.range() {
         Some(range) => {
             let before = &text[..range.start.min(text.len())];
