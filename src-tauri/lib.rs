@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use eventscope_core::live::Live;
 use eventscope_core::nats_context;
+use eventscope_core::notify::SavedRules;
 use eventscope_core::profile::{LaunchOptions, ProfileStore};
 use eventscope_core::saved::SavedViewsFile;
 use eventscope_core::source::FirstConnect;
@@ -31,6 +32,8 @@ pub struct AppState {
     /// Stops the send, replay or scenario run in progress (one at a time: a new one replaces
     /// the token).
     publish_cancel: Mutex<CancellationToken>,
+    /// The notification rules file and the rules in force.
+    notify: SavedRules,
 }
 
 impl AppState {
@@ -119,6 +122,8 @@ pub fn run() {
             let saved = SavedViewsFile::open(&config_dir);
             let profile = launch.apply(profiles.load());
             let live = Live::new(StoreLimits::default());
+            let notify = SavedRules::open(&config_dir);
+            live.set_notify_rules(Some(notify.rules()));
             // What this window publishes comes back marked "sent" in its table.
             eventscope_core::sent::mark_outgoing();
             let state = AppState {
@@ -129,6 +134,7 @@ pub fn run() {
                 current: Mutex::new(profile.clone()),
                 overridden: !launch.is_empty(),
                 publish_cancel: Mutex::default(),
+                notify,
             };
             app.manage(state);
             // Connect in the background: the window shows "connecting" and then the stream;
@@ -174,6 +180,13 @@ pub fn run() {
             commands::shape::anomalies,
             commands::timeline::timeline,
             commands::files::import_file,
+            commands::notify::notify_rules,
+            commands::notify::notify_check,
+            commands::notify::notify_preview,
+            commands::notify::notify_samples,
+            commands::notify::notify_save,
+            commands::notify::notify_volume,
+            commands::notify::notify_recipient,
         ])
         .run(tauri::generate_context!())
         .expect("error while running eventscope");

@@ -2,6 +2,7 @@
 pub mod connection;
 pub mod events;
 pub mod files;
+pub mod notify;
 pub mod publish;
 pub mod shape;
 pub mod timeline;

@@ -865,3 +865,15 @@ pub struct ImportOutcome {
     /// Lines over the size bound, skipped.
     pub skipped: u64,
 }
+
+/// The notification rules file as the editor opens it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct RulesFile {
+    pub path: String,
+    /// The file's text, or a starting point (commented, no rules) when there is none yet.
+    pub text: String,
+    /// What is wrong with the file: the built-ins apply meanwhile.
+    pub error: Option<crate::notify::RulesError>,
+}

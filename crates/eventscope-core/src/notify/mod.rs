@@ -11,6 +11,7 @@ pub mod channel;
 pub mod eval;
 pub mod report;
 pub mod rules;
+pub mod saved;
 
 #[cfg(test)]
 mod tests;
@@ -20,7 +21,11 @@ pub use eval::{
     explain, flatten, notifications, Held, HistoryIndex, NoRecipients, Notification, Reason,
     RecipientSource, RuleOutcome,
 };
-pub use report::{recipient_activity, volume_report, RecipientActivity, Tally, Volume};
+pub use report::{
+    recipient_activity, samples, volume_report, NotifySample, RecipientActivity, Tally, Volume,
+    REPORT_STEP,
+};
+pub use saved::SavedRules;
 pub use rules::{
     builtin_rules, rules_path, save_rules_atomically, Channel, Priority, Rule, RuleSet, RulesError,
     SaveError,

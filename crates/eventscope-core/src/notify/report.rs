@@ -427,3 +427,68 @@ pub fn recipient_activity(
     }
     out
 }
+
+/// A held event the rules concern, and what it would send: what the rule editor re-renders
+/// as the rules are edited.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct NotifySample {
+    pub seq: u64,
+    pub event_id: String,
+    /// `resource.eventName`.
+    pub name: String,
+    pub received_ms: i64,
+    /// `rule: title` of each rule that matched, in rule order.
+    pub titles: Vec<String>,
+    /// When none matched: why the first rule whose pattern it fits did not.
+    pub reason: String,
+}
+
+/// The most held events [`samples`] looks through, newest first, for the ones the rules concern.
+pub const SAMPLE_SCAN: u64 = 200_000;
+
+/// The newest `limit` held events whose name fits one of the rules' patterns, each rendered
+/// by the rules (rule, title), or with the reason none matched.
+pub fn samples(rules: &RuleSet, store: &EventStore, limit: usize, now_ms: i64) -> Vec<NotifySample> {
+    let held = Held::store(store);
+    let first = store.first_seq().max(store.next_seq().saturating_sub(SAMPLE_SCAN));
+    let mut out = Vec::new();
+    for seq in (first..store.next_seq()).rev() {
+        if out.len() == limit {
+            break;
+        }
+        let Some(ev) = store.get(seq) else { continue };
+        let (r, e) = (ev.resource(), ev.event_name());
+        if !rules.ready.iter().any(|x| x.pattern.matches(r, e)) {
+            continue;
+        }
+        let outcomes = eval::explain(rules, &ev, &held, now_ms);
+        let titles: Vec<String> = outcomes
+            .iter()
+            .filter(|o| o.matched)
+            .map(|o| {
+                let title = o.messages.first().map(|m| m.title.as_str()).unwrap_or("");
+                format!("{}: {title}", o.rule)
+            })
+            .collect();
+        let reason = if titles.is_empty() {
+            outcomes
+                .iter()
+                .find(|o| !matches!(o.reason, Some(Reason::Event { .. })))
+                .map(|o| format!("{}: {}", o.rule, o.detail))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        out.push(NotifySample {
+            seq,
+            event_id: ev.id().to_string(),
+            name: format!("{r}.{e}"),
+            received_ms: ev.received_ms(),
+            titles,
+            reason,
+        });
+    }
+    out
+}

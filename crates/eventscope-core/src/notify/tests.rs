@@ -696,3 +696,28 @@ fn the_live_tally_counts_as_events_arrive() {
     assert_eq!(live.top_recipients, held.top_recipients);
     assert!(live.notifications > 0);
 }
+
+#[test]
+fn samples_are_the_newest_events_the_rules_concern_with_what_they_send() {
+    let mut done = task("completed", json!({"title": "Ship", "owner": {"id": "usr_1"}}));
+    done["id"] = json!("evt_done");
+    let ownerless = task("failed", json!({"title": "Lost", "error": {"message": "x"}}));
+    let other = json!({
+        "id": "evt_app", "organizationId": "org_1", "source": "apps", "resource": "app",
+        "resourceId": "app_1", "eventName": "installed", "timestamp": "2026-01-01T09:00:00Z",
+        "payload": {}, "metadata": {},
+    });
+    let store = store_of(&[failed(), done, other, ownerless]);
+    let got: Vec<String> = samples(&RuleSet::builtin(), &store, 10, NOW)
+        .iter()
+        .map(|s| format!("{} {} {:?} {}", s.event_id, s.name, s.titles, s.reason))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "evt_failed task.failed [] task-failed: payload.owner.id is missing",
+            "evt_done task.completed [\"task-completed: Task completed: Ship\"] ",
+            "evt_failed task.failed [\"task-failed: Task failed: Send invoice\"] ",
+        ]
+    );
+}
