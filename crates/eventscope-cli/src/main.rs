@@ -8,6 +8,7 @@ mod args;
 mod bus;
 mod failure;
 mod generate;
+mod history;
 mod print;
 mod publish;
 mod scenario;
@@ -35,6 +36,7 @@ async fn main() -> ExitCode {
         Command::Publish(args) => publish::run(args).await,
         Command::Simulate(args) => simulate::run(args).await,
         Command::Stats(args) => stats::run(args).await,
+        Command::History(args) => history::run(args).await,
         Command::Generate { what } => generate::run(what),
         Command::Scenario(_) => unreachable!("handled above"),
     })
