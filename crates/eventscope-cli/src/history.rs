@@ -39,9 +39,14 @@ pub async fn run(args: HistoryArgs) -> Result<()> {
             let mut reader = eventscope_core::gateway::history::GatewayHistory::open(
                 url, &token, &request,
             )
-            .await?;
+            .await
+            .with_context(|| format!("cannot read the history through {url}"))?;
             let mut sieve = filter.map(eventscope_core::filter::Sieve::new);
-            while let Some(message) = reader.next().await? {
+            while let Some(message) = reader
+                .next()
+                .await
+                .with_context(|| format!("cannot read the history through {url}"))?
+            {
                 let now_ms = Utc::now().timestamp_millis();
                 if sieve
                     .as_mut()
@@ -61,9 +66,11 @@ pub async fn run(args: HistoryArgs) -> Result<()> {
                 follow: args.follow,
                 filter,
             };
-            let mut reader = HistoryReader::open(client, query).await?;
+            let mut reader = HistoryReader::open(client, query)
+                .await
+                .context("cannot read the history")?;
             while let Some(message) = reader.next().await {
-                let message = message?;
+                let message = message.context("cannot read the history")?;
                 output.write(&message.subject, &message.body)?;
                 // While following, each event shows as it comes.
                 if reader.caught_up() {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use base64::Engine;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use tokio::sync::watch;
 
 use eventscope_core::event::{self, Metadata};
