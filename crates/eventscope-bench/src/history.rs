@@ -32,7 +32,9 @@ fn envelope(i: usize, org: usize) -> (String, Vec<u8>) {
 pub async fn history(events: usize, rounds: usize) -> Result<()> {
     let server = NatsServer::start_with_jetstream();
     let client = async_nats::connect(server.url()).await?;
-    let js = jetstream::new(client.clone());
+    let js = jetstream::ContextBuilder::new()
+        .timeout(eventscope_core::history::API_TIMEOUT)
+        .build(client.clone());
     let mut stream = js
         .create_stream(jetstream::stream::Config {
             name: "EVENTS".into(),
@@ -42,6 +44,8 @@ pub async fn history(events: usize, rounds: usize) -> Result<()> {
         .await
         .context("cannot create the stream")?;
     let started = Instant::now();
+    // The bare consumer is made through this context, with the same API timeout as the
+    // history reader's.
     // Core NATS into the stream's subjects, in steps the stream is let catch up with.
     const STEP: usize = 20_000;
     for from in (0..events).step_by(STEP) {
@@ -171,7 +175,11 @@ pub fn export(events: usize, rounds: usize) -> Result<()> {
         let mut line = Vec::new();
         for (label, format, mask) in [
             ("ndjson", ExportFormat::Ndjson, None),
-            ("ndjson masked", ExportFormat::Ndjson, Some(Masking::default())),
+            (
+                "ndjson masked",
+                ExportFormat::Ndjson,
+                Some(Masking::default()),
+            ),
             ("csv", ExportFormat::Csv, None),
             ("csv masked", ExportFormat::Csv, Some(Masking::default())),
         ] {

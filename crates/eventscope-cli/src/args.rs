@@ -103,7 +103,12 @@ pub struct HistoryArgs {
     pub org: String,
     /// First time to read: RFC 3339 or relative (-2h, -15m, -1d). JetStream's time is when the
     /// stream received the event, not the event's timestamp
-    #[arg(long, value_name = "T", default_value = "-1h", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_name = "T",
+        default_value = "-1h",
+        allow_hyphen_values = true
+    )]
     pub since: String,
     /// Last time to read (as --since); default: the end of the stream
     #[arg(long, value_name = "T", allow_hyphen_values = true)]

@@ -36,11 +36,10 @@ pub async fn run(args: HistoryArgs) -> Result<()> {
                 until,
                 limit: None,
             };
-            let mut reader = eventscope_core::gateway::history::GatewayHistory::open(
-                url, &token, &request,
-            )
-            .await
-            .with_context(|| format!("cannot read the history through {url}"))?;
+            let mut reader =
+                eventscope_core::gateway::history::GatewayHistory::open(url, &token, &request)
+                    .await
+                    .with_context(|| format!("cannot read the history through {url}"))?;
             let mut sieve = filter.map(eventscope_core::filter::Sieve::new);
             while let Some(message) = reader
                 .next()
@@ -86,7 +85,7 @@ pub async fn run(args: HistoryArgs) -> Result<()> {
 enum Output {
     Text {
         printer: Printer,
-        masker: Option<Masker>,
+        masker: Option<Box<Masker>>,
         masked: Vec<u8>,
     },
     Export(Box<Exporter<io::Stdout>>),
@@ -101,7 +100,7 @@ impl Output {
             _ => {
                 return Ok(Output::Text {
                     printer: Printer::new(false, None),
-                    masker: mask.map(Masker::new),
+                    masker: mask.map(|m| Box::new(Masker::new(m))),
                     masked: Vec::new(),
                 })
             }

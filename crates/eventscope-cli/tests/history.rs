@@ -105,7 +105,16 @@ async fn history_json_is_the_orgs_events_as_tail_prints_them_in_stream_order() {
     stream_with_events(&nats).await;
     let url = nats.url();
     let output = run(
-        &["history", "--org", "org_1", "--since", "-1h", "--json", "--nats-url", &url],
+        &[
+            "history",
+            "--org",
+            "org_1",
+            "--since",
+            "-1h",
+            "--json",
+            "--nats-url",
+            &url,
+        ],
         &[],
         None,
     )
@@ -136,7 +145,10 @@ async fn history_json_is_the_orgs_events_as_tail_prints_them_in_stream_order() {
     .await;
     let csv = check(&csv, 0, "");
     let rows: Vec<&str> = csv.lines().collect();
-    assert_eq!(rows[0], "time,org,source,resource,event,resourceId,id,subject,payload");
+    assert_eq!(
+        rows[0],
+        "time,org,source,resource,event,resourceId,id,subject,payload"
+    );
     assert_eq!(
         rows[1],
         r#"2026-01-01T09:30:15.250Z,org_1,tasks,task,created,t_0,e_0,events.org_1.tasks.task.created.t_0,"{""owner"":{""id"":""u_0"",""name"":""Ann Lee"",""email"":""ann.lee@example.com""},""note"":""call +49 151 2345 6789""}""#
@@ -150,13 +162,27 @@ async fn masked_history_keeps_no_email_or_phone_and_reimports() {
     stream_with_events(&nats).await;
     let url = nats.url();
     let output = run(
-        &["history", "--org", "org_1", "--json", "--mask", "--nats-url", &url],
+        &[
+            "history",
+            "--org",
+            "org_1",
+            "--json",
+            "--mask",
+            "--nats-url",
+            &url,
+        ],
         &[],
         None,
     )
     .await;
     let stdout = check(&output, 0, "");
-    for secret in ["ann.lee@example.com", "bob@mail.example.org", "2345 6789", "123-4567", "Ann Lee"] {
+    for secret in [
+        "ann.lee@example.com",
+        "bob@mail.example.org",
+        "2345 6789",
+        "123-4567",
+        "Ann Lee",
+    ] {
         assert!(!stdout.contains(secret), "{secret} survived: {stdout}");
     }
     let lines: Vec<serde_json::Value> = stdout
@@ -168,11 +194,17 @@ async fn masked_history_keeps_no_email_or_phone_and_reimports() {
     let ids: Vec<&str> = lines.iter().map(|l| l["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["e_0", "e_2", "e_4", "e_6", "e_8", "e_10", "e_90"]);
     let ann = lines[0]["payload"]["owner"]["email"].as_str().unwrap();
-    assert!(ann.starts_with("user-") && ann.ends_with("@example.invalid"), "{ann}");
+    assert!(
+        ann.starts_with("user-") && ann.ends_with("@example.invalid"),
+        "{ann}"
+    );
     assert_eq!(lines[2]["payload"]["owner"]["email"], ann);
     assert_eq!(lines[6]["payload"]["by"], ann);
     assert_ne!(lines[1]["payload"]["owner"]["email"], ann);
-    assert_eq!(lines[0]["payload"]["owner"]["name"], lines[1]["payload"]["owner"]["name"]);
+    assert_eq!(
+        lines[0]["payload"]["owner"]["name"],
+        lines[1]["payload"]["owner"]["name"]
+    );
     assert_eq!(tail_json(&stdout).await, stdout);
 }
 
@@ -180,14 +212,27 @@ async fn masked_history_keeps_no_email_or_phone_and_reimports() {
 async fn no_stream_for_the_org_fails_with_one_line() {
     let nats = NatsServer::start_with_jetstream();
     let url = nats.url();
-    let output = run(&["history", "--org", "org_1", "--nats-url", &url], &[], None).await;
+    let output = run(
+        &["history", "--org", "org_1", "--nats-url", &url],
+        &[],
+        None,
+    )
+    .await;
     check(
         &output,
         1,
         "error: cannot read the history: no JetStream stream holds events.org_1.>\n",
     );
     let output = run(
-        &["history", "--org", "org_1", "--since", "yesterday", "--nats-url", &url],
+        &[
+            "history",
+            "--org",
+            "org_1",
+            "--since",
+            "yesterday",
+            "--nats-url",
+            &url,
+        ],
         &[],
         None,
     )
@@ -252,14 +297,31 @@ async fn history_through_the_gateway_is_the_tokens_org_only() {
     )
     .await;
     let through = run(
-        &["history", "--org", "org_1", "--json", "--gateway", &ws, "--token-env", "HISTORY_TOKEN"],
+        &[
+            "history",
+            "--org",
+            "org_1",
+            "--json",
+            "--gateway",
+            &ws,
+            "--token-env",
+            "HISTORY_TOKEN",
+        ],
         &env,
         None,
     )
     .await;
     assert_eq!(check(&through, 0, ""), check(&direct, 0, ""));
     let refused = run(
-        &["history", "--org", "org_2", "--gateway", &ws, "--token-env", "HISTORY_TOKEN"],
+        &[
+            "history",
+            "--org",
+            "org_2",
+            "--gateway",
+            &ws,
+            "--token-env",
+            "HISTORY_TOKEN",
+        ],
         &env,
         None,
     )

@@ -123,7 +123,10 @@ impl<W: Write> Exporter<W> {
             ExportFormat::Csv => {
                 let mut csv = csv::WriterBuilder::new()
                     .buffer_capacity(1 << 18)
-                    .from_writer(Counting { inner: out, bytes: 0 });
+                    .from_writer(Counting {
+                        inner: out,
+                        bytes: 0,
+                    });
                 csv.write_record(CSV_HEADER).map_err(csv_error)?;
                 Output::Csv(Box::new(csv))
             }
@@ -379,7 +382,10 @@ impl Masker {
     /// addresses and phone numbers replaced in its bytes.
     pub fn mask_body(&mut self, body: &[u8], out: &mut Vec<u8>) {
         let start = out.len();
-        if !event::decode(body).problems.contains(event::Problems::NOT_JSON) {
+        if !event::decode(body)
+            .problems
+            .contains(event::Problems::NOT_JSON)
+        {
             if self.mask_json(body, out) {
                 return;
             }
@@ -680,7 +686,10 @@ mod tests {
         let body = r#"{"id":"ev_1","organizationId":"org_1","resourceId":"ann@x.io","payload":{"text":"mail ann@x.io or Bob.Lee+tag@mail.example.com, call +49 151 2345 6789 or (555) 123-4567","sender":{"id":"u_1","name":"Ann Smith"},"at":"2026-01-31 14:00:00","n":4915123456789,"esc":"ann\u0040x.io"}}"#;
         let masked = check(&mut masker, body);
         let value: serde_json::Value = serde_json::from_str(&masked).unwrap();
-        let email = format!("user-{:08x}@example.invalid", masker.hash(b'e', b"ann@x.io") as u32);
+        let email = format!(
+            "user-{:08x}@example.invalid",
+            masker.hash(b'e', b"ann@x.io") as u32
+        );
         let other = format!(
             "user-{:08x}@example.invalid",
             masker.hash(b'e', b"bob.lee+tag@mail.example.com") as u32
@@ -707,9 +716,54 @@ mod tests {
     #[test]
     fn text_that_is_not_json_is_masked_as_text() {
         let mut masker = Masker::new(Masking::default());
-        let masked = check(&mut masker, "not json: ann@x.io +44 20 7946 0958 order 12345");
-        assert!(!masked.contains("ann@x.io") && !masked.contains("7946"), "{masked}");
+        let masked = check(
+            &mut masker,
+            "not json: ann@x.io +44 20 7946 0958 order 12345",
+        );
+        assert!(
+            !masked.contains("ann@x.io") && !masked.contains("7946"),
+            "{masked}"
+        );
         assert!(masked.ends_with(" order 12345"), "{masked}");
+    }
+
+    #[test]
+    fn ndjson_is_what_tail_json_prints_and_progress_counts_it() {
+        let reports = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut exporter = Exporter::new(Vec::new(), ExportFormat::Ndjson, None).unwrap();
+        let seen = reports.clone();
+        exporter.on_progress(move |p| seen.lock().unwrap().push(p));
+        let pretty = b"{\n \"id\": \"e_1\", \"organizationId\": \"org_1\", \"source\": \"tasks\", \"resource\": \"task\", \"resourceId\": \"t_1\", \"eventName\": \"created\", \"timestamp\": \"2026-01-31T14:00:00Z\", \"payload\": {\"a b\": \" x \"}\n}";
+        exporter
+            .write("events.org_1.tasks.task.created.t_1", pretty)
+            .unwrap();
+        exporter.write("events.x", b"{}").unwrap();
+        let out = String::from_utf8(exporter.finish().unwrap()).unwrap();
+        assert_eq!(
+            out,
+            "{\"id\":\"e_1\",\"organizationId\":\"org_1\",\"source\":\"tasks\",\"resource\":\"task\",\"resourceId\":\"t_1\",\"eventName\":\"created\",\"timestamp\":\"2026-01-31T14:00:00Z\",\"payload\":{\"a b\":\" x \"}}\n\
+             {\"subject\":\"events.x\",\"bodyBase64\":\"e30=\",\"error\":\"fields `id`, `organizationId`, `source`, `resource`, `resourceId`, `eventName`, `timestamp`, `payload` are missing\"}\n"
+        );
+        assert_eq!(
+            *reports.lock().unwrap(),
+            [ExportProgress {
+                events: 2,
+                bytes: out.len() as u64
+            }]
+        );
+    }
+
+    #[test]
+    fn compact_json_keeps_strings_intact() {
+        let mut out = Vec::new();
+        compact_json(
+            b"{ \"a b\" : [ 1 ,\n 2 ],\t\"c\\\\\" : \"\\\" x \" }",
+            &mut out,
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"a b":[1,2],"c\\":"\" x "}"#
+        );
     }
 
     #[test]

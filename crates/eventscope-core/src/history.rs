@@ -21,12 +21,18 @@ use thiserror::Error;
 use crate::filter::{Filter, Sieve};
 use crate::topic::{TopicError, TopicPattern};
 
+/// How long a JetStream API request may take. Creating a filtered consumer makes nats-server
+/// 2.9 count the filter's pending messages, which takes seconds on a stream of millions.
+pub const API_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Why history cannot be read.
 #[derive(Debug, Error)]
 pub enum HistoryError {
     #[error("no JetStream stream holds {subject}")]
     NoStream { subject: String },
-    #[error("several JetStream streams hold parts of {subject} ({streams}): name one with --stream")]
+    #[error(
+        "several JetStream streams hold parts of {subject} ({streams}): name one with --stream"
+    )]
     AmbiguousStreams { subject: String, streams: String },
     #[error("the JetStream stream {stream} does not exist")]
     UnknownStream { stream: String },
@@ -127,7 +133,9 @@ impl HistoryReader {
             }
         }
         let subject = narrowed(&query.subject, query.filter.as_ref());
-        let js = jetstream::new(client);
+        let js = jetstream::ContextBuilder::new()
+            .timeout(API_TIMEOUT)
+            .build(client);
         let mut stream = find_stream(&js, &query.subject, query.stream.as_deref()).await?;
         let name = stream.cached_info().config.name.clone();
         let end_seq = stream
@@ -232,8 +240,11 @@ impl HistoryReader {
             }
             let message = message.split().0;
             if let Some(sieve) = &mut self.sieve {
-                if !sieve.keeps(&message.subject, &message.payload, received.timestamp_millis())
-                {
+                if !sieve.keeps(
+                    &message.subject,
+                    &message.payload,
+                    received.timestamp_millis(),
+                ) {
                     continue;
                 }
             }
@@ -472,10 +483,17 @@ mod tests {
         let now = DateTime::parse_from_rfc3339("2026-01-31T14:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        let parsed: Vec<String> = ["-2h", "-15m", "-1d", "-90s", "now", "2026-01-30T10:00:00+01:00"]
-            .iter()
-            .map(|t| parse_time(t, now).unwrap().to_rfc3339())
-            .collect();
+        let parsed: Vec<String> = [
+            "-2h",
+            "-15m",
+            "-1d",
+            "-90s",
+            "now",
+            "2026-01-30T10:00:00+01:00",
+        ]
+        .iter()
+        .map(|t| parse_time(t, now).unwrap().to_rfc3339())
+        .collect();
         assert_eq!(
             parsed,
             [
@@ -489,7 +507,10 @@ mod tests {
         );
         for bad in ["yesterday", "-2", "-h", "-2y", "", "2026-13-01"] {
             assert!(
-                parse_time(bad, now).unwrap_err().to_string().contains("invalid time"),
+                parse_time(bad, now)
+                    .unwrap_err()
+                    .to_string()
+                    .contains("invalid time"),
                 "{bad}"
             );
         }

@@ -35,11 +35,7 @@ async fn read_all(mut reader: HistoryReader) -> Vec<(u64, String)> {
     out
 }
 
-async fn check(
-    client: &async_nats::Client,
-    query: HistoryQuery,
-    expected: Vec<(u64, String)>,
-) {
+async fn check(client: &async_nats::Client, query: HistoryQuery, expected: Vec<(u64, String)>) {
     let reader = HistoryReader::open(client.clone(), query).await.unwrap();
     assert_eq!(reader.stream(), "EVENTS");
     assert_eq!(read_all(reader).await, expected);
@@ -75,7 +71,9 @@ async fn a_time_window_is_exactly_the_orgs_events_in_it_in_stream_order() {
         sent.iter()
             .zip(&times)
             .filter(|((_, subject), t)| {
-                subject.starts_with(&format!("events.{org}.")) && **t >= lo && hi.is_none_or(|hi| **t <= hi)
+                subject.starts_with(&format!("events.{org}."))
+                    && **t >= lo
+                    && hi.is_none_or(|hi| **t <= hi)
             })
             .map(|(m, _)| m.clone())
             .collect::<Vec<_>>()
@@ -85,7 +83,12 @@ async fn a_time_window_is_exactly_the_orgs_events_in_it_in_stream_order() {
     window.until = Some(t2);
     check(&client, window.clone(), in_window(t1, Some(t2), "org_1")).await;
     // To the end of the stream.
-    check(&client, HistoryQuery::new("events.org_1.>", t1), in_window(t1, None, "org_1")).await;
+    check(
+        &client,
+        HistoryQuery::new("events.org_1.>", t1),
+        in_window(t1, None, "org_1"),
+    )
+    .await;
     // A filter narrows the consumer's subject, and is applied to each event.
     let mut tasks = HistoryQuery::new("events.org_1.>", times[0]);
     tasks.filter = Some(Filter::parse("source:tasks -payload.n:8").unwrap());
@@ -175,5 +178,8 @@ async fn no_stream_for_the_subject_is_a_clear_error() {
         "the JetStream stream ORDERS holds no subject of events.org_1.> (it holds orders.>)"
     );
     named.stream = Some("NOPE".into());
-    assert_eq!(error(named).await, "the JetStream stream NOPE does not exist");
+    assert_eq!(
+        error(named).await,
+        "the JetStream stream NOPE does not exist"
+    );
 }

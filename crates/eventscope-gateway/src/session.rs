@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use eventscope_core::gateway::protocol::{
-    ClientFrame, ErrorCode, EventFrame, NatsState, ServerFrame, CLOSE_GOING_AWAY, CLOSE_INVALID_DATA,
-    CLOSE_NO_PONG, CLOSE_TOKEN_EXPIRED, CLOSE_TOO_BIG, CLOSE_TOO_SLOW, MAX_ID_BYTES,
-    MAX_TOPIC_BYTES,
+    ClientFrame, ErrorCode, EventFrame, NatsState, ServerFrame, CLOSE_GOING_AWAY,
+    CLOSE_INVALID_DATA, CLOSE_NO_PONG, CLOSE_TOKEN_EXPIRED, CLOSE_TOO_BIG, CLOSE_TOO_SLOW,
+    MAX_ID_BYTES, MAX_TOPIC_BYTES,
 };
 use eventscope_core::history::{self, HistoryQuery, HistoryReader};
 use futures::stream::{SplitSink, SplitStream};
@@ -565,8 +565,7 @@ async fn request(
                 return Some(refusals.refuse(Some(id), ErrorCode::BadRequest, message, &topic));
             }
             if histories.len() >= MAX_HISTORIES {
-                let message =
-                    format!("a connection may read {MAX_HISTORIES} histories at once");
+                let message = format!("a connection may read {MAX_HISTORIES} histories at once");
                 return Some(refusals.refuse(Some(id), ErrorCode::Limit, message, &topic));
             }
             if topic.len() > MAX_TOPIC_BYTES {

@@ -50,7 +50,10 @@ async fn a_token_for_org_1_gets_org_1s_history_and_is_refused_org_2s() {
     let request = json!({"type": "history", "id": "h2", "topic": "events.org_1.>", "since": "-1h", "limit": 3});
     let answer = history(&mut ws, request).await;
     assert_eq!(answer.len(), 4);
-    assert_eq!(answer[3], json!({"type": "history_end", "id": "h2", "count": 3}));
+    assert_eq!(
+        answer[3],
+        json!({"type": "history_end", "id": "h2", "count": 3})
+    );
 
     let request = json!({"type": "history", "id": "h3", "topic": "events.org_2.>", "since": "-1h"});
     let refused = history(&mut ws, request).await;
@@ -71,9 +74,12 @@ async fn no_stream_for_the_topic_is_an_error_frame() {
     let request = json!({"type": "history", "id": "h1", "topic": "events.org_1.>", "since": "-1h"});
     assert_eq!(
         history(&mut ws, request).await,
-        [json!({"type": "error", "id": "h1", "code": "no_history", "message": "no JetStream stream holds events.org_1.>"})]
+        [
+            json!({"type": "error", "id": "h1", "code": "no_history", "message": "no JetStream stream holds events.org_1.>"})
+        ]
     );
-    let request = json!({"type": "history", "id": "h2", "topic": "events.org_1.>", "since": "yesterday"});
+    let request =
+        json!({"type": "history", "id": "h2", "topic": "events.org_1.>", "since": "yesterday"});
     let answer = history(&mut ws, request).await;
     assert_eq!(answer[0]["code"], "bad_request", "{answer:?}");
 }

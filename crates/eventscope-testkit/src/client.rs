@@ -61,7 +61,11 @@ pub async fn publish_stored<'a>(
             pending.push(ack);
         }
         for ack in pending.drain(..) {
-            seqs.push(ack.await.expect("JetStream did not store a message").sequence);
+            seqs.push(
+                ack.await
+                    .expect("JetStream did not store a message")
+                    .sequence,
+            );
         }
     }
     seqs

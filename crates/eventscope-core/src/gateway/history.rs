@@ -50,7 +50,9 @@ pub enum GatewayHistoryError {
     Connect(#[from] SourceError),
     #[error("the gateway refused the history request ({}): {message}", code.as_str())]
     Refused { code: ErrorCode, message: String },
-    #[error("the gateway dropped {missed} events of the history because they were read too slowly")]
+    #[error(
+        "the gateway dropped {missed} events of the history because they were read too slowly"
+    )]
     Lagged { missed: u64 },
     #[error("the gateway closed the connection before the end of the history")]
     Closed,
