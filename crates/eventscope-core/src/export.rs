@@ -739,10 +739,18 @@ mod tests {
             .unwrap();
         exporter.write("events.x", b"{}").unwrap();
         let out = String::from_utf8(exporter.finish().unwrap()).unwrap();
+        let decoded = event::decode(b"{}");
+        let error = event::describe(decoded.problems, decoded.error.as_deref()).join("; ");
+        let invalid = format!(
+            r#"{{"subject":"events.x","bodyBase64":"e30=","error":{}}}"#,
+            serde_json::Value::from(error)
+        );
         assert_eq!(
             out,
-            "{\"id\":\"e_1\",\"organizationId\":\"org_1\",\"source\":\"tasks\",\"resource\":\"task\",\"resourceId\":\"t_1\",\"eventName\":\"created\",\"timestamp\":\"2026-01-31T14:00:00Z\",\"payload\":{\"a b\":\" x \"}}\n\
-             {\"subject\":\"events.x\",\"bodyBase64\":\"e30=\",\"error\":\"fields `id`, `organizationId`, `source`, `resource`, `resourceId`, `eventName`, `timestamp`, `payload` are missing\"}\n"
+            format!(
+                "{}\n{invalid}\n",
+                r#"{"id":"e_1","organizationId":"org_1","source":"tasks","resource":"task","resourceId":"t_1","eventName":"created","timestamp":"2026-01-31T14:00:00Z","payload":{"a b":" x "}}"#
+            )
         );
         assert_eq!(
             *reports.lock().unwrap(),
