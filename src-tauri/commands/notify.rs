@@ -61,7 +61,12 @@ pub fn notify_samples(
 ) -> CommandResult<Vec<NotifySample>> {
     let rules = rules_for(&state, draft)?;
     let store = state.live.store();
-    Ok(notify::samples(&rules, &store, limit.min(MAX_SAMPLES), now_ms()))
+    Ok(notify::samples(
+        &rules,
+        &store,
+        limit.min(MAX_SAMPLES),
+        now_ms(),
+    ))
 }
 
 /// Writes the rules file (an invalid text is refused with its error, nothing written) and
@@ -110,5 +115,12 @@ pub fn notify_recipient(
 ) -> RecipientActivity {
     let rules = state.notify.rules();
     let store = state.live.store();
-    notify::recipient_activity(&rules, &store, recipient.trim(), since_ms, now_ms(), RECIPIENT_LIST)
+    notify::recipient_activity(
+        &rules,
+        &store,
+        recipient.trim(),
+        since_ms,
+        now_ms(),
+        RECIPIENT_LIST,
+    )
 }

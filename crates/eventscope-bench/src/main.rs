@@ -6,6 +6,7 @@
 
 mod attacks;
 mod fanout;
+mod history;
 mod notify;
 mod publishing;
 mod window;
@@ -170,6 +171,22 @@ enum Cmd {
         #[arg(long, default_value_t = 1_000_000)]
         held: usize,
     },
+    /// One organization's 1,000,000 events out of a JetStream stream of 3,000,000: the
+    /// history reader beside a bare async-nats ordered consumer on the same subject.
+    History {
+        /// Events in the stream, spread over three organizations.
+        #[arg(long, default_value_t = 3_000_000)]
+        events: usize,
+        #[arg(long, default_value_t = 2)]
+        rounds: usize,
+    },
+    /// Export of simulated events: NDJSON, CSV, each masked, beside a plain copy of the bytes.
+    Export {
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
     /// One subscriber process (started by `ingest`).
     #[command(hide = true)]
     Subscriber {
@@ -249,6 +266,8 @@ fn main() -> Result<()> {
             gateway_bin,
         }),
         Cmd::Refilter { events, runs } => refilter(events, runs),
+        Cmd::History { events, rounds } => runtime()?.block_on(history::history(events, rounds)),
+        Cmd::Export { events, rounds } => history::export(events, rounds),
         Cmd::Publish {
             count,
             rounds,

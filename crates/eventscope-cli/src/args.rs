@@ -32,6 +32,8 @@ pub enum Command {
     /// The notifications events would send by the notification rules (docs/notifications.md);
     /// `explain` says why each rule did or did not notify, `rules` lists the effective rules
     Notify(NotifyArgs),
+    /// Print one organization's stored events from JetStream between two times, in stream order
+    History(HistoryArgs),
     /// Write the manual page or a shell's completions to stdout (for packagers)
     #[command(hide = true)]
     Generate {
@@ -89,6 +91,54 @@ pub struct TailArgs {
         requires = "token_env",
         conflicts_with = "from_file"
     )]
+    pub gateway: Option<String>,
+    /// Environment variable that holds the gateway token
+    #[arg(long, value_name = "VAR", requires = "gateway")]
+    pub token_env: Option<String>,
+}
+
+#[derive(Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub server: Server,
+    /// The organization whose events to read (the subject events.ORG.>)
+    #[arg(long, value_name = "ORG")]
+    pub org: String,
+    /// First time to read: RFC 3339 or relative (-2h, -15m, -1d). JetStream's time is when the
+    /// stream received the event, not the event's timestamp
+    #[arg(
+        long,
+        value_name = "T",
+        default_value = "-1h",
+        allow_hyphen_values = true
+    )]
+    pub since: String,
+    /// Last time to read (as --since); default: the end of the stream
+    #[arg(long, value_name = "T", allow_hyphen_values = true)]
+    pub until: Option<String>,
+    /// The JetStream stream to read; default: the one whose subjects hold events.ORG.>
+    #[arg(long, value_name = "NAME")]
+    pub stream: Option<String>,
+    /// Print only the events matching this query (docs/filter.md); the consumer is filtered on
+    /// the narrower subject it implies
+    #[arg(long, value_name = "QUERY", allow_hyphen_values = true)]
+    pub filter: Option<String>,
+    /// Go on past the end of the stream with live events (joined by stream sequence: no gap, no
+    /// duplicate) until --until or Ctrl-C
+    #[arg(long)]
+    pub follow: bool,
+    /// Print each event as `tail --json` does (NDJSON that `tail --from-file` reads back)
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// Print CSV: time,org,source,resource,event,resourceId,id,subject,payload
+    #[arg(long)]
+    pub csv: bool,
+    /// Replace e-mail addresses, phone numbers and names with stable pseudonyms (docs/export.md)
+    #[arg(long)]
+    pub mask: bool,
+    /// Read through the platform's WebSocket gateway at this URL (ws:// or wss://) instead of
+    /// NATS
+    #[arg(long, value_name = "URL", requires = "token_env", conflicts_with_all = ["stream", "follow"])]
     pub gateway: Option<String>,
     /// Environment variable that holds the gateway token
     #[arg(long, value_name = "VAR", requires = "gateway")]

@@ -8,6 +8,7 @@ mod args;
 mod bus;
 mod failure;
 mod generate;
+mod history;
 mod notify;
 mod print;
 mod publish;
@@ -38,6 +39,7 @@ async fn main() -> ExitCode {
         Command::Publish(args) => publish::run(args).await,
         Command::Simulate(args) => simulate::run(args).await,
         Command::Stats(args) => stats::run(args).await,
+        Command::History(args) => history::run(args).await,
         Command::Generate { what } => generate::run(what),
         Command::Scenario(_) | Command::Notify(_) => unreachable!("handled above"),
     })

@@ -3,11 +3,10 @@
 use std::io::{self, BufWriter, Write};
 
 use anyhow::{Context, Result};
-use base64::Engine;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
 use eventscope_core::event;
+use eventscope_core::export::{json_line, InvalidLine};
 
 /// Writes one line per event, up to a count, as text or JSON; buffered, flushed by the caller
 /// after each burst so that a burst costs one write.
@@ -78,36 +77,6 @@ impl Printer {
     }
 }
 
-/// The JSON line of an event that is not a valid envelope.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct InvalidLine<'a> {
-    subject: &'a str,
-    body_base64: String,
-    error: String,
-}
-
-/// A valid envelope exactly as received; anything else as an object that names what is wrong
-/// and carries the raw bytes.
-fn json_line(subject: &str, body: &[u8], out: &mut Vec<u8>) {
-    let decoded = event::decode(body);
-    if decoded.problems.is_empty() {
-        if body.contains(&b'\n') || body.contains(&b'\r') {
-            compact_json(body, out);
-        } else {
-            out.extend_from_slice(body);
-        }
-    } else {
-        let line = InvalidLine {
-            subject,
-            body_base64: base64::engine::general_purpose::STANDARD.encode(body),
-            error: event::describe(decoded.problems, decoded.error.as_deref()).join("; "),
-        };
-        serde_json::to_writer(&mut *out, &line).expect("serializing to memory cannot fail");
-    }
-    out.push(b'\n');
-}
-
 /// `HH:MM:SS.mmm  org  source  resource.eventName  resourceId  SIZE  subject[  ! problem]`.
 ///
 /// The time is the event's `timestamp` (UTC), or `received` when the event has none.
@@ -159,41 +128,9 @@ fn size(bytes: usize) -> String {
     }
 }
 
-/// Valid JSON without the whitespace between tokens; strings and key order stay as they are.
-pub fn compact_json(json: &[u8], out: &mut Vec<u8>) {
-    let (mut in_string, mut escaped) = (false, false);
-    for &b in json {
-        if in_string {
-            out.push(b);
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-        } else if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
-            out.push(b);
-            in_string = b == b'"';
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn compact_json_keeps_strings_intact() {
-        let mut out = Vec::new();
-        compact_json(
-            b"{ \"a b\" : [ 1 ,\n 2 ],\t\"c\\\\\" : \"\\\" x \" }",
-            &mut out,
-        );
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            r#"{"a b":[1,2],"c\\":"\" x "}"#
-        );
-    }
 
     #[test]
     fn sizes_and_cells_are_short_and_safe() {

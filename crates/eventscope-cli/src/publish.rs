@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::args::PublishArgs;
 use crate::bus;
-use crate::print::compact_json;
+use eventscope_core::export::compact_json;
 
 pub async fn run(args: PublishArgs) -> Result<()> {
     if args.list_templates {

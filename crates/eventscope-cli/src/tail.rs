@@ -4,13 +4,12 @@ use std::io::{self, BufRead};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use tokio::sync::watch;
 
-use eventscope_core::filter::Filter;
+use eventscope_core::filter::{Filter, Sieve};
 use eventscope_core::ndjson::{Entry, Lines};
 use eventscope_core::source::{FirstConnect, Source};
-use eventscope_core::store::{EventStore, Incoming, StoreLimits};
 use eventscope_core::topic::TopicPattern;
 use eventscope_core::wire::{ConnectionProfile, GatewayTarget, SourceStatus};
 
@@ -28,7 +27,7 @@ pub async fn run(args: TailArgs) -> Result<()> {
     // and so does the narrowed one.
     if let Some(sieve) = &sieve {
         if subjects == [DEFAULT_SUBJECT] {
-            subjects = sieve.filter.subjects();
+            subjects = sieve.filter().subjects();
             if subjects.is_empty() {
                 bail!("the filter can match no subject; give --subject to subscribe anyway");
             }
@@ -113,7 +112,7 @@ fn gateway_ending(status: &SourceStatus) -> Option<String> {
 
 /// The gateway token from the environment variable `--token-env` names (never an argument: it
 /// would show in `ps`).
-fn gateway_token(var: &str) -> Result<String> {
+pub fn gateway_token(var: &str) -> Result<String> {
     std::env::var(var)
         .ok()
         .filter(|t| !t.trim().is_empty())
@@ -122,39 +121,6 @@ fn gateway_token(var: &str) -> Result<String> {
 
 /// What `tail` subscribes to unless told otherwise.
 const DEFAULT_SUBJECT: &str = "events.>";
-
-/// A filter and the one-event store it evaluates messages in: the filter reads events as the
-/// app holds them, so the CLI and the app agree on every query.
-struct Sieve {
-    filter: Filter,
-    store: EventStore,
-}
-
-impl Sieve {
-    fn new(filter: Filter) -> Sieve {
-        Sieve {
-            filter,
-            // Holding one event keeps at most two chunks allocated.
-            store: EventStore::new(StoreLimits {
-                capacity: 1,
-                max_bytes: usize::MAX,
-            }),
-        }
-    }
-
-    fn keeps(&mut self, subject: &str, body: &[u8], now: DateTime<Utc>) -> bool {
-        let now_ms = now.timestamp_millis();
-        let seq = self.store.push(Incoming {
-            subject,
-            headers: &[],
-            body,
-            received_ms: now_ms,
-        });
-        self.store
-            .get(seq)
-            .is_some_and(|ev| self.filter.matches(&ev, now_ms))
-    }
-}
 
 /// What `tail` prints: the events its filter keeps (all without one), up to `--count`.
 struct Output {
@@ -176,7 +142,7 @@ impl Output {
         if self
             .sieve
             .as_mut()
-            .is_none_or(|s| s.keeps(subject, body, now))
+            .is_none_or(|s| s.keeps(subject, body, now.timestamp_millis()))
         {
             self.printer.print(subject, body, now)?;
         }

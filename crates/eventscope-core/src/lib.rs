@@ -4,9 +4,11 @@
 
 pub mod compose;
 pub mod event;
+pub mod export;
 pub mod facets;
 pub mod filter;
 pub mod gateway;
+pub mod history;
 pub mod json_scan;
 pub mod live;
 pub mod nats_context;

@@ -52,6 +52,10 @@ impl Item {
     }
 }
 
+/// How long a stored event waits for room in a client's queue before it is missed.
+pub const STORED_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+const STORED_POLL: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// A `lagged` frame's bytes, about.
 const LAGGED_SIZE: usize = 32;
 
@@ -233,6 +237,63 @@ impl Outbox {
             if matches!(e, mpsc::error::TrySendError::Full(_)) {
                 self.miss();
             }
+        }
+    }
+
+    /// Offers a stored event (a `history` answer): waits up to [`STORED_WAIT`] for room, as
+    /// JetStream can be read faster than any client, then counts it as missed as a live event
+    /// would be (the client hears `lagged`). `Some(true)` when queued, `Some(false)` when
+    /// missed or refused, `None` when the connection is closing.
+    pub async fn offer_stored(&self, subject: &str, frame: String) -> Option<bool> {
+        if self.too_slow.load(Ordering::Relaxed) || self.closing.get().is_some() {
+            return None;
+        }
+        let allowed = self
+            .grant
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .allows_subject(subject);
+        if !allowed {
+            tracing::error!(
+                subject,
+                "refused to deliver a stored event outside the token's orgs"
+            );
+            return Some(false);
+        }
+        let deadline = tokio::time::Instant::now() + STORED_WAIT;
+        let mut frame = frame;
+        loop {
+            if self.too_slow.load(Ordering::Relaxed) {
+                return None;
+            }
+            let size = frame.len();
+            if self.take_room(size) {
+                if self.missed.load(Ordering::Relaxed) > 0 && self.take_room(LAGGED_SIZE) {
+                    let missed = self.missed.swap(0, Ordering::Relaxed);
+                    if self.tx.try_send(Item::Lagged(missed)).is_err() {
+                        self.bytes.fetch_sub(LAGGED_SIZE, Ordering::Relaxed);
+                        self.missed.fetch_add(missed, Ordering::Relaxed);
+                    } else {
+                        Metrics::add(&self.metrics.lagged, 1);
+                    }
+                }
+                match self.tx.try_send(Item::Frame(frame)) {
+                    Ok(()) => return Some(true),
+                    Err(mpsc::error::TrySendError::Full(Item::Frame(back))) => {
+                        self.bytes.fetch_sub(size, Ordering::Relaxed);
+                        frame = back;
+                    }
+                    Err(_) => {
+                        self.bytes.fetch_sub(size, Ordering::Relaxed);
+                        return None;
+                    }
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                self.miss();
+                return Some(false);
+            }
+            tokio::time::sleep(STORED_POLL).await;
         }
     }
 

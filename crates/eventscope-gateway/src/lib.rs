@@ -101,6 +101,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     pub nats_state: watch::Receiver<NatsState>,
     pub shutdown: watch::Receiver<bool>,
+    /// The JetStream stream `history` requests read; unset, the one holding the topic.
+    pub history_stream: std::sync::OnceLock<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -148,8 +150,15 @@ impl Gateway {
             metrics,
             nats_state,
             shutdown,
+            history_stream: std::sync::OnceLock::new(),
         });
         Ok(Gateway { shared, stop })
+    }
+
+    /// `history` requests read this JetStream stream (`--history-stream`); set once, before
+    /// serving.
+    pub fn history_stream(&self, stream: &str) {
+        let _ = self.shared.history_stream.set(stream.to_string());
     }
 
     /// Serves HTTP on `listener` until `shutdown` is true; then closes every client with 1001

@@ -69,6 +69,10 @@ struct Args {
     /// Seconds a connection has to send its request and be upgraded; then it is closed
     #[arg(long, value_name = "SECS", default_value_t = eventscope_gateway::DEFAULT_UPGRADE_TIMEOUT_SECS)]
     upgrade_timeout_secs: u64,
+    /// The JetStream stream `history` requests read [default: the one whose subjects hold the
+    /// requested topic]
+    #[arg(long, value_name = "NAME")]
+    history_stream: Option<String>,
     /// NATS user (the password comes from EVENTSCOPE_NATS_PASSWORD)
     #[arg(long, value_name = "USER")]
     nats_user: Option<String>,
@@ -166,6 +170,9 @@ async fn run(args: Args) -> Result<()> {
     let gateway = eventscope_gateway::Gateway::connect(config)
         .await
         .context("cannot start the gateway")?;
+    if let Some(stream) = &args.history_stream {
+        gateway.history_stream(stream);
+    }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

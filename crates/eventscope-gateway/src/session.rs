@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use eventscope_core::gateway::protocol::{
-    ClientFrame, ErrorCode, NatsState, ServerFrame, CLOSE_GOING_AWAY, CLOSE_INVALID_DATA,
-    CLOSE_NO_PONG, CLOSE_TOKEN_EXPIRED, CLOSE_TOO_BIG, CLOSE_TOO_SLOW, MAX_ID_BYTES,
-    MAX_TOPIC_BYTES,
+    ClientFrame, ErrorCode, EventFrame, NatsState, ServerFrame, CLOSE_GOING_AWAY,
+    CLOSE_INVALID_DATA, CLOSE_NO_PONG, CLOSE_TOKEN_EXPIRED, CLOSE_TOO_BIG, CLOSE_TOO_SLOW,
+    MAX_ID_BYTES, MAX_TOPIC_BYTES,
 };
+use eventscope_core::history::{self, HistoryQuery, HistoryReader};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, watch};
@@ -66,6 +67,7 @@ pub async fn run(socket: WebSocket, claims: Claims, shared: Arc<Shared>) {
         expires: expiry(claims.exp),
         claims,
         subscriptions: HashMap::new(),
+        histories: HashMap::new(),
     };
     let ending = {
         let write = write(sink, rx, &outbox, &shared, started, &last_pong);
@@ -94,6 +96,9 @@ pub async fn run(socket: WebSocket, claims: Claims, shared: Arc<Shared>) {
         }
     };
     state.refusals.flush();
+    for history in state.histories.into_values() {
+        history.abort();
+    }
     for (topic, key) in state.subscriptions.into_values() {
         shared.hub.detach(&topic, key).await;
     }
@@ -108,6 +113,8 @@ struct State {
     grant: Grant,
     /// Subscription id → its topic and hub key.
     subscriptions: HashMap<String, (String, u64)>,
+    /// The `history` answers being sent, by request id.
+    histories: HashMap<String, tokio::task::AbortHandle>,
     refusals: RefusalLog,
     /// When `claims` expire.
     expires: tokio::time::Instant,
@@ -464,6 +471,7 @@ async fn request(
         grant,
         subscriptions,
         refusals,
+        histories,
         ..
     } = state;
     if text.len() > limits.max_frame_bytes {
@@ -540,6 +548,80 @@ async fn request(
             subscriptions.insert(id, (pattern.to_string(), key));
             None
         }
+        ClientFrame::History {
+            id,
+            topic,
+            since,
+            until,
+            limit,
+        } => {
+            histories.retain(|_, task| !task.is_finished());
+            if id.is_empty() || id.len() > MAX_ID_BYTES {
+                let message = format!("a history id has 1 to {MAX_ID_BYTES} bytes");
+                return Some(refusals.refuse(Some(id), ErrorCode::BadRequest, message, &topic));
+            }
+            if histories.contains_key(&id) {
+                let message = format!("history {id:?} is still being sent");
+                return Some(refusals.refuse(Some(id), ErrorCode::BadRequest, message, &topic));
+            }
+            if histories.len() >= MAX_HISTORIES {
+                let message = format!("a connection may read {MAX_HISTORIES} histories at once");
+                return Some(refusals.refuse(Some(id), ErrorCode::Limit, message, &topic));
+            }
+            if topic.len() > MAX_TOPIC_BYTES {
+                let message = format!(
+                    "the topic has {} bytes; the limit is {MAX_TOPIC_BYTES}",
+                    topic.len()
+                );
+                return Some(refusals.refuse(Some(id), ErrorCode::InvalidTopic, message, &topic));
+            }
+            // Exactly as `subscribe`: the topic's organization must be the token's.
+            let pattern = match grant.authorize(&topic) {
+                Ok(pattern) => pattern,
+                Err(TopicRefusal::Invalid(m)) => {
+                    return Some(refusals.refuse(Some(id), ErrorCode::InvalidTopic, m, &topic))
+                }
+                Err(TopicRefusal::Forbidden(m)) => {
+                    return Some(refusals.refuse(Some(id), ErrorCode::Forbidden, m, &topic))
+                }
+            };
+            let now = chrono::Utc::now();
+            let times = history::parse_time(&since, now).and_then(|since| {
+                let until = until
+                    .as_deref()
+                    .map(|t| history::parse_time(t, now))
+                    .transpose()?;
+                Ok((since, until))
+            });
+            let (since, until) = match times {
+                Ok(times) => times,
+                Err(e) => {
+                    return Some(refusals.refuse(
+                        Some(id),
+                        ErrorCode::BadRequest,
+                        e.to_string(),
+                        &topic,
+                    ))
+                }
+            };
+            let query = HistoryQuery {
+                subject: pattern.to_string(),
+                since,
+                until,
+                stream: shared.history_stream.get().cloned(),
+                follow: false,
+                filter: None,
+            };
+            let task = tokio::spawn(send_history(
+                shared.hub.client().clone(),
+                query,
+                id.clone(),
+                limit.unwrap_or(u64::MAX),
+                outbox.clone(),
+            ));
+            histories.insert(id, task.abort_handle());
+            None
+        }
         ClientFrame::Reauth { token } => reauth(&token, outbox, shared, state).await,
         ClientFrame::Unsubscribe { id } => match subscriptions.remove(&id) {
             Some((topic, key)) => {
@@ -553,6 +635,54 @@ async fn request(
             }
         },
     }
+}
+
+/// `history` answers one connection may have running at once.
+const MAX_HISTORIES: usize = 4;
+
+/// Answers one `history` request: its events in stream order (each waits for room in the
+/// client's queue for a while, then is missed as a live event is), then `history_end`; an
+/// `error` (`no_history`) when no stream holds the topic or reading fails.
+async fn send_history(
+    client: async_nats::Client,
+    query: HistoryQuery,
+    id: String,
+    limit: u64,
+    outbox: Arc<Outbox>,
+) {
+    let topic = query.subject.clone();
+    let mut reader = match HistoryReader::open(client, query).await {
+        Ok(reader) => reader,
+        Err(e) => {
+            tracing::info!(topic = %shown(&topic), "history refused: {e}");
+            outbox
+                .send(error(Some(id), ErrorCode::NoHistory, e.to_string()))
+                .await;
+            return;
+        }
+    };
+    let mut count = 0;
+    while count < limit {
+        let message = match reader.next().await {
+            None => break,
+            Some(Ok(message)) => message,
+            Some(Err(e)) => {
+                outbox
+                    .send(error(Some(id), ErrorCode::NoHistory, e.to_string()))
+                    .await;
+                return;
+            }
+        };
+        let frame = EventFrame::new(&message.subject, &message.body).for_history(&id, message.seq);
+        match outbox.offer_stored(&message.subject, frame).await {
+            Some(true) => count += 1,
+            Some(false) => {}
+            None => return,
+        }
+    }
+    outbox
+        .send(ServerFrame::HistoryEnd { id, count }.to_json())
+        .await;
 }
 
 /// A `reauth`: a fresh token for the same `sub` replaces the connection's claims. Its orgs apply

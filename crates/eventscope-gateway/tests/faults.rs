@@ -89,7 +89,7 @@ async fn malformed_frames_are_answered_and_never_break_the_gateway() {
     client
         .check(
             r#"{"type":"publish","id":"p1"}"#,
-            json!({"type": "error", "id": "p1", "code": "bad_request", "message": "not a valid frame: unknown variant `publish`, expected `subscribe` or `unsubscribe`"}),
+            json!({"type": "error", "id": "p1", "code": "bad_request", "message": "not a valid frame: unknown variant `publish`, expected one of `subscribe`, `unsubscribe`, `history`"}),
         )
         .await;
     client

@@ -16,7 +16,7 @@ use tempfile::TempDir;
 
 mod client;
 
-pub use client::{publish, wait_until};
+pub use client::{create_stream, publish, publish_stored, wait_until};
 
 /// Where Debian installs the server; `NATS_SERVER_BIN` points elsewhere.
 pub const DEFAULT_NATS_SERVER_BIN: &str = "/usr/sbin/nats-server";

@@ -9,6 +9,9 @@ mod eval;
 mod narrow;
 mod parse;
 mod search;
+mod sieve;
+
+pub use sieve::Sieve;
 
 use std::cell::Cell;
 use std::fmt::{self, Write};

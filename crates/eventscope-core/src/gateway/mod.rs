@@ -2,4 +2,5 @@
 //! (`crates/eventscope-gateway`, which also owns token auth) and by Eventscope's gateway source
 //! (`source::gateway`).
 
+pub mod history;
 pub mod protocol;

@@ -55,6 +55,18 @@ pub enum ClientFrame {
     Unsubscribe {
         id: String,
     },
+    /// The stored events of `topic` between two times (RFC 3339; `until` defaults to the end of
+    /// the stream), at most `limit` of them, answered by event frames with `seq`, then
+    /// `history_end`.
+    History {
+        id: String,
+        topic: String,
+        since: String,
+        #[serde(default)]
+        until: Option<String>,
+        #[serde(default)]
+        limit: Option<u64>,
+    },
     /// A fresh token for the same `sub`, sent before the connection's token expires. Read by
     /// [`ClientFrame::parse`] itself, so serde's list of expected types stays the original one.
     #[serde(skip_deserializing)]
@@ -75,6 +87,20 @@ impl std::fmt::Debug for ClientFrame {
             ClientFrame::Unsubscribe { id } => {
                 f.debug_struct("Unsubscribe").field("id", id).finish()
             }
+            ClientFrame::History {
+                id,
+                topic,
+                since,
+                until,
+                limit,
+            } => f
+                .debug_struct("History")
+                .field("id", id)
+                .field("topic", topic)
+                .field("since", since)
+                .field("until", until)
+                .field("limit", limit)
+                .finish(),
             ClientFrame::Reauth { .. } => f.debug_struct("Reauth").finish_non_exhaustive(),
         }
     }
@@ -121,6 +147,8 @@ pub enum ErrorCode {
     TokenExpired,
     /// A `reauth` token was refused; the connection goes on with the token it had.
     Unauthorized,
+    /// No JetStream stream holds a `history` request's topic (or reading it failed).
+    NoHistory,
 }
 
 impl ErrorCode {
@@ -132,6 +160,7 @@ impl ErrorCode {
             ErrorCode::Limit => "limit",
             ErrorCode::TokenExpired => "token_expired",
             ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::NoHistory => "no_history",
         }
     }
 }
@@ -200,6 +229,22 @@ pub enum ServerFrame {
     Lagged {
         missed: u64,
     },
+    /// A stored event answering a `history` request (`subscription` is the request's id), at
+    /// the stream sequence `seq`. Written by [`EventFrame::for_history`].
+    #[serde(rename = "event")]
+    HistoryEvent {
+        subscription: String,
+        topic: String,
+        seq: u64,
+        #[serde(flatten)]
+        body: EventBody,
+    },
+    /// The end of a `history` answer: `count` events were sent.
+    #[serde(rename = "history_end")]
+    HistoryEnd {
+        id: String,
+        count: u64,
+    },
     Status {
         nats: NatsState,
     },
@@ -251,6 +296,8 @@ struct Loose<'a> {
     missed: Option<u64>,
     nats: Option<NatsState>,
     exp: Option<i64>,
+    seq: Option<u64>,
+    count: Option<u64>,
 }
 
 /// A present key is `Some`, even when its value is `null` (a body can be `null`).
@@ -277,10 +324,10 @@ impl ServerFrame {
             "unsubscribed" => ServerFrame::Unsubscribed {
                 id: f.id.ok_or(need("unsubscribed", "id"))?,
             },
-            "event" => ServerFrame::Event {
-                subscription: f.subscription.ok_or(need("event", "subscription"))?,
-                topic: f.topic.ok_or(need("event", "topic"))?,
-                body: match (f.event, f.raw) {
+            "event" => {
+                let subscription = f.subscription.ok_or(need("event", "subscription"))?;
+                let topic = f.topic.ok_or(need("event", "topic"))?;
+                let body = match (f.event, f.raw) {
                     (Some(json), None) => EventBody::Json(json.to_owned()),
                     (None, Some(b64)) => EventBody::Raw(
                         base64::engine::general_purpose::STANDARD
@@ -288,7 +335,24 @@ impl ServerFrame {
                             .map_err(|e| FrameError::Base64(e.to_string()))?,
                     ),
                     _ => return Err(FrameError::EventBody),
-                },
+                };
+                match f.seq {
+                    Some(seq) => ServerFrame::HistoryEvent {
+                        subscription,
+                        topic,
+                        seq,
+                        body,
+                    },
+                    None => ServerFrame::Event {
+                        subscription,
+                        topic,
+                        body,
+                    },
+                }
+            }
+            "history_end" => ServerFrame::HistoryEnd {
+                id: f.id.ok_or(need("history_end", "id"))?,
+                count: f.count.ok_or(need("history_end", "count"))?,
             },
             "error" => ServerFrame::Error {
                 id: f.id,
@@ -299,6 +363,7 @@ impl ServerFrame {
                     Some("limit") => ErrorCode::Limit,
                     Some("token_expired") => ErrorCode::TokenExpired,
                     Some("unauthorized") => ErrorCode::Unauthorized,
+                    Some("no_history") => ErrorCode::NoHistory,
                     Some(other) => return Err(FrameError::Code(other.to_string())),
                     None => return Err(need("error", "code")),
                 },
@@ -367,6 +432,17 @@ impl EventFrame {
         frame
     }
 
+    /// The frame answering the `history` request `id` with the event at stream sequence `seq`.
+    pub fn for_history(&self, id: &str, seq: u64) -> String {
+        let mut frame = String::with_capacity(self.tail.len() + id.len() + 60);
+        frame.push_str("{\"type\":\"event\",\"subscription\":");
+        push_json_string(&mut frame, id);
+        frame.push_str(",\"seq\":");
+        frame.push_str(&seq.to_string());
+        frame.push_str(&self.tail);
+        frame
+    }
+
     /// Bytes of the shared part.
     pub fn len(&self) -> usize {
         self.tail.len()
@@ -417,7 +493,7 @@ mod tests {
             r#"{"type":"publish","id":"p1"}"#,
             Err((
                 Some("p1"),
-                "not a valid frame: unknown variant `publish`, expected `subscribe` or `unsubscribe`",
+                "not a valid frame: unknown variant `publish`, expected one of `subscribe`, `unsubscribe`, `history`",
             )),
         );
         check_client(

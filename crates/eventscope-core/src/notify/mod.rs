@@ -25,8 +25,8 @@ pub use report::{
     recipient_activity, samples, volume_report, NotifySample, RecipientActivity, Tally, Volume,
     REPORT_STEP,
 };
-pub use saved::SavedRules;
 pub use rules::{
     builtin_rules, rules_path, save_rules_atomically, Channel, Priority, Rule, RuleSet, RulesError,
     SaveError,
 };
+pub use saved::SavedRules;

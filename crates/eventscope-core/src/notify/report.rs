@@ -450,9 +450,16 @@ pub const SAMPLE_SCAN: u64 = 200_000;
 
 /// The newest `limit` held events whose name fits one of the rules' patterns, each rendered
 /// by the rules (rule, title), or with the reason none matched.
-pub fn samples(rules: &RuleSet, store: &EventStore, limit: usize, now_ms: i64) -> Vec<NotifySample> {
+pub fn samples(
+    rules: &RuleSet,
+    store: &EventStore,
+    limit: usize,
+    now_ms: i64,
+) -> Vec<NotifySample> {
     let held = Held::store(store);
-    let first = store.first_seq().max(store.next_seq().saturating_sub(SAMPLE_SCAN));
+    let first = store
+        .first_seq()
+        .max(store.next_seq().saturating_sub(SAMPLE_SCAN));
     let mut out = Vec::new();
     for seq in (first..store.next_seq()).rev() {
         if out.len() == limit {

@@ -107,7 +107,12 @@ mod tests {
         (ids, saved.file().error.map(|e| e.to_string()))
     }
 
-    const BUILTINS: [&str; 4] = ["new-message", "conversation-created", "task-completed", "task-failed"];
+    const BUILTINS: [&str; 4] = [
+        "new-message",
+        "conversation-created",
+        "task-completed",
+        "task-failed",
+    ];
 
     #[test]
     fn a_missing_or_invalid_file_leaves_the_built_ins_in_force_and_saving_applies_a_valid_one() {
@@ -121,7 +126,10 @@ mod tests {
         saved.save(custom).unwrap();
         let mut expected = BUILTINS.map(String::from).to_vec();
         expected.push("mine".into());
-        assert_eq!(check(&SavedRules::open(dir.path())), (expected.clone(), None));
+        assert_eq!(
+            check(&SavedRules::open(dir.path())),
+            (expected.clone(), None)
+        );
 
         assert!(saved.save("rules: [{ id: 'bad id' }]").is_err());
         assert_eq!(check(&saved).0, expected, "a refused save changes nothing");

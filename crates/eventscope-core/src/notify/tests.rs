@@ -699,9 +699,15 @@ fn the_live_tally_counts_as_events_arrive() {
 
 #[test]
 fn samples_are_the_newest_events_the_rules_concern_with_what_they_send() {
-    let mut done = task("completed", json!({"title": "Ship", "owner": {"id": "usr_1"}}));
+    let mut done = task(
+        "completed",
+        json!({"title": "Ship", "owner": {"id": "usr_1"}}),
+    );
     done["id"] = json!("evt_done");
-    let ownerless = task("failed", json!({"title": "Lost", "error": {"message": "x"}}));
+    let ownerless = task(
+        "failed",
+        json!({"title": "Lost", "error": {"message": "x"}}),
+    );
     let other = json!({
         "id": "evt_app", "organizationId": "org_1", "source": "apps", "resource": "app",
         "resourceId": "app_1", "eventName": "installed", "timestamp": "2026-01-01T09:00:00Z",

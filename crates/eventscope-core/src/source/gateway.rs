@@ -52,7 +52,7 @@ pub struct GatewayMessage {
     pub body: Vec<u8>,
 }
 
-type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A live subscription to topics through the gateway.
 pub struct GatewaySource {
@@ -172,7 +172,7 @@ impl GatewaySource {
 }
 
 /// Upgrades with the token and reads the welcome.
-async fn open(target: &GatewayTarget) -> Result<(Socket, Welcome), SourceError> {
+pub(crate) async fn open(target: &GatewayTarget) -> Result<(Socket, Welcome), SourceError> {
     let connect_err = |reason: String| SourceError::GatewayConnect {
         url: target.url.clone(),
         reason,
@@ -239,7 +239,7 @@ fn refusal(
     connect_err(e.to_string())
 }
 
-struct Welcome {
+pub(crate) struct Welcome {
     sub: String,
     orgs: Vec<String>,
 }
@@ -521,6 +521,8 @@ impl Link {
                     }
                 }
                 Ok(ServerFrame::Subscribed { .. }) => {}
+                // This source sends no `history` request.
+                Ok(ServerFrame::HistoryEvent { .. } | ServerFrame::HistoryEnd { .. }) => {}
                 Err(e) => self.note_error(format!("unreadable frame from the gateway: {e}")),
             }
         }
