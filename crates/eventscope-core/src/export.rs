@@ -16,7 +16,9 @@ use serde::Serialize;
 use crate::event;
 
 /// What the export writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
+#[serde(rename_all = "camelCase")]
 pub enum ExportFormat {
     /// One line per event, as `tail --json` prints it.
     Ndjson,

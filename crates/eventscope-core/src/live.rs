@@ -315,6 +315,11 @@ impl Live {
         }
     }
 
+    /// The NATS connection, read-only or not: reading history never publishes.
+    pub fn nats_client(&self) -> Option<async_nats::Client> {
+        lock(&self.client).as_ref().map(|(c, _)| c.clone())
+    }
+
     /// Whether a NATS connection is open (read-only or not): scenarios need one, as they
     /// connect to the same servers; a gateway connection cannot run them.
     pub fn nats_connected(&self) -> Result<(), ComposeError> {
@@ -475,6 +480,40 @@ impl Live {
                 at_ms: e.received_ms(),
             })
             .collect()
+    }
+
+    /// Writes the events of the current view, oldest first, to `exporter`, a chunk per lock of
+    /// the store so ingest goes on meanwhile; `progress` hears (written, total) after each
+    /// chunk. Events evicted while the export runs are passed over.
+    pub fn export_view<W: std::io::Write>(
+        &self,
+        exporter: &mut crate::export::Exporter<W>,
+        mut progress: impl FnMut(u64, u64),
+    ) -> std::io::Result<u64> {
+        const CHUNK: usize = 4096;
+        let (mut pos, end) = {
+            let shown = lock(&self.shown);
+            (shown.view.first_pos(), shown.view.next_pos())
+        };
+        let total = end - pos;
+        let mut written = 0;
+        while pos < end {
+            let store = lock(&self.store);
+            let shown = lock(&self.shown);
+            let (from, seqs) = shown.view.window_at(pos, CHUNK.min((end - pos) as usize));
+            if seqs.is_empty() {
+                break;
+            }
+            for e in seqs.iter().filter_map(|&seq| store.get(seq)) {
+                exporter.write(e.subject(), e.body())?;
+                written += 1;
+            }
+            pos = from.max(pos) + seqs.len() as u64;
+            drop(shown);
+            drop(store);
+            progress(written, total);
+        }
+        Ok(written)
     }
 
     pub fn detail(&self, seq: u64) -> Option<EventDetail> {

@@ -79,6 +79,103 @@ pub fn held<'s>(
         })
 }
 
+/// Where JetStream history is read from: NATS directly, or the gateway for those without NATS
+/// credentials (its `history` request, authorized as `subscribe` is).
+pub enum HistoryFrom<'a> {
+    Nats(async_nats::Client),
+    Gateway { url: &'a str, token: &'a str },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryReadError {
+    #[error(transparent)]
+    Nats(#[from] crate::history::HistoryError),
+    #[error(transparent)]
+    Gateway(#[from] crate::gateway::history::GatewayHistoryError),
+}
+
+/// `org`'s events in JetStream between `from_ms` and `to_ms` (the stream's receive times), at
+/// most [`MAX_EVENTS`], in stream order.
+pub async fn read_history(
+    from: HistoryFrom<'_>,
+    org: &str,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<Owned>, HistoryReadError> {
+    let time = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default();
+    let subject = format!("events.{org}.>");
+    let mut out = Vec::new();
+    match from {
+        HistoryFrom::Nats(client) => {
+            let mut query = crate::history::HistoryQuery::new(subject, time(from_ms));
+            query.until = Some(time(to_ms));
+            let mut reader = crate::history::HistoryReader::open(client, query).await?;
+            while out.len() < MAX_EVENTS {
+                let Some(message) = reader.next().await else { break };
+                let m = message?;
+                out.push(Owned {
+                    origin: Origin::History,
+                    received_ms: m.received.timestamp_millis(),
+                    subject: m.subject,
+                    body: m.body.to_vec(),
+                });
+            }
+        }
+        HistoryFrom::Gateway { url, token } => {
+            let request = crate::gateway::history::HistoryRequest {
+                id: "timeline".into(),
+                topic: subject,
+                since: time(from_ms),
+                until: Some(time(to_ms)),
+                limit: Some(MAX_EVENTS as u64),
+            };
+            let mut reader = crate::gateway::history::GatewayHistory::open(url, token, &request).await?;
+            // The gateway's frames carry no receive time: the envelope's time places them.
+            let now_ms = chrono::Utc::now().timestamp_millis();
+            while let Some(m) = reader.next().await? {
+                out.push(Owned {
+                    origin: Origin::History,
+                    received_ms: now_ms,
+                    subject: m.subject,
+                    body: m.body,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The messages of `org` in the range, from any origin, de-duplicated by id and in time order:
+/// what an export of the timeline writes.
+pub fn merged<'a>(
+    org: &str,
+    from_ms: i64,
+    to_ms: i64,
+    inputs: impl IntoIterator<Item = Input<'a>>,
+) -> Vec<Input<'a>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out: Vec<(i64, Input<'a>)> = Vec::new();
+    for input in inputs {
+        let d = event::decode(input.body);
+        let in_org = match d.organization_id.as_deref() {
+            Some(o) => o == org,
+            None => input.subject.split('.').nth(1) == Some(org),
+        };
+        let at_ms = d.timestamp_ms.unwrap_or(input.received_ms);
+        if !in_org || at_ms < from_ms || at_ms >= to_ms {
+            continue;
+        }
+        if let Some(id) = d.id.as_deref().filter(|id| !id.is_empty()) {
+            if !seen.insert(id.to_string()) {
+                continue;
+            }
+        }
+        out.push((at_ms, input));
+    }
+    out.sort_by_key(|(at, _)| *at);
+    out.into_iter().map(|(_, input)| input).collect()
+}
+
 /// A stretch of the range with no data, and why (`disconnected`, `recorder overloaded`, ...).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(test, derive(TS), ts(export))]

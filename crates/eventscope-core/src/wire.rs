@@ -831,20 +831,11 @@ pub enum ExportTarget {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(test, derive(TS), ts(export))]
-#[serde(rename_all = "camelCase")]
-pub enum ExportFormat {
-    /// One event per line, as `tail --json` prints.
-    Ndjson,
-    Csv,
-}
-
 /// How far an export has got; about every 100 ms and once at the end (`done`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(test, derive(TS), ts(export))]
 #[serde(rename_all = "camelCase")]
-pub struct ExportProgress {
+pub struct ExportStatus {
     pub events: u64,
     /// Events to write, when known before the end.
     pub total: Option<u64>,

@@ -33,7 +33,7 @@ import type { ScenarioOutline } from "./bindings/ScenarioOutline";
 import type { StepUpdate } from "./bindings/StepUpdate";
 import type { WireError } from "./bindings/WireError";
 import type { Timeline } from "./bindings/Timeline";
-import type { ExportProgress } from "./bindings/ExportProgress";
+import type { ExportStatus } from "./bindings/ExportStatus";
 import type { ImportOutcome } from "./bindings/ImportOutcome";
 import type { NotifySample } from "./bindings/NotifySample";
 import type { RecipientActivity } from "./bindings/RecipientActivity";
@@ -107,7 +107,7 @@ export interface Backend {
   /** One organization's timeline over `[fromMs, toMs)`: held events, and the recording's and JetStream history's when asked. */
   timeline(org: string, fromMs: number, toMs: number, recording: boolean, history: boolean): Promise<Timeline>;
   /** Writes the view's or a timeline's events to `path`; progress as it goes, the last one when done. */
-  exportEvents(target: ExportTarget, path: string, format: ExportFormat, mask: boolean, onProgress: (p: ExportProgress) => void): Promise<ExportProgress>;
+  exportEvents(target: ExportTarget, path: string, format: ExportFormat, mask: boolean, onProgress: (p: ExportStatus) => void): Promise<ExportStatus>;
   /** Opens an NDJSON file of events as a read-only source in place of the connection. */
   importFile(path: string): Promise<ImportOutcome>;
   /** The rules file: its path, its text (empty rules when there is none yet) and its error, if any. */
@@ -231,9 +231,9 @@ const tauriBackend: Backend = {
   anomalies: (by) => call<Anomaly[]>("anomalies", { by }),
   timeline: (org, fromMs, toMs, recording, history) => call<Timeline>("timeline", { org, fromMs, toMs, recording, history }),
   async exportEvents(target, path, format, mask, onProgress) {
-    const channel = new Channel<ExportProgress>();
+    const channel = new Channel<ExportStatus>();
     channel.onmessage = onProgress;
-    return call<ExportProgress>("export_events", { target, path, format, mask, onProgress: channel });
+    return call<ExportStatus>("export_events", { target, path, format, mask, onProgress: channel });
   },
   importFile: (path) => call<ImportOutcome>("import_file", { path }),
   notifyRules: () => call<RulesFile>("notify_rules"),
