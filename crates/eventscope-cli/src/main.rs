@@ -10,6 +10,7 @@ mod failure;
 mod generate;
 mod print;
 mod publish;
+mod record;
 mod scenario;
 mod simulate;
 mod stats;
@@ -35,6 +36,7 @@ async fn main() -> ExitCode {
         Command::Publish(args) => publish::run(args).await,
         Command::Simulate(args) => simulate::run(args).await,
         Command::Stats(args) => stats::run(args).await,
+        Command::Record(args) => record::run(args).await,
         Command::Generate { what } => generate::run(what),
         Command::Scenario(_) => unreachable!("handled above"),
     })

@@ -12,6 +12,7 @@ pub mod live;
 pub mod nats_context;
 pub mod profile;
 pub mod publish;
+pub mod record;
 pub mod saved;
 pub mod scenario;
 pub mod sent;
