@@ -54,7 +54,9 @@ pub fn open_for_writing(path: &Path) -> Result<Connection, RecordError> {
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(failed)?;
     // auto_vacuum only takes on a file with no table yet; on an older file it stays as it was.
-    conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL")
+    // 16 KiB pages hold a few bodies each (fewer splits than 4 KiB); like auto_vacuum, only a
+    // new file takes it.
+    conn.execute_batch("PRAGMA page_size = 16384; PRAGMA auto_vacuum = INCREMENTAL")
         .map_err(failed)?;
     let mode: String = conn
         .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
@@ -65,8 +67,13 @@ pub fn open_for_writing(path: &Path) -> Result<Connection, RecordError> {
             mode,
         });
     }
-    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = 16777216;")
-        .map_err(failed)?;
+    // Checkpoints (each with an fsync) every 1,024 pages (16 MiB) rather than SQLite's 1,000
+    // 4 KiB pages; 32 MiB of page cache keeps the organization index's pages at hand.
+    conn.execute_batch(
+        "PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = 33554432;
+         PRAGMA wal_autocheckpoint = 1024; PRAGMA cache_size = -32768;",
+    )
+    .map_err(failed)?;
     check_version(&conn, path)?;
     conn.execute_batch(TABLES).map_err(failed)?;
     conn.execute(
