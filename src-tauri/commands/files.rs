@@ -80,11 +80,14 @@ pub async fn export_events(
                 }
             }),
             ExportTarget::Timeline {
-                org, from_ms, to_ms, ..
+                org,
+                from_ms,
+                to_ms,
+                ..
             } => {
                 let store = live.store();
-                let inputs = timeline::held(&store, org)
-                    .chain(messages.iter().map(|m| m.as_input()));
+                let inputs =
+                    timeline::held(&store, org).chain(messages.iter().map(|m| m.as_input()));
                 let merged = timeline::merged(org, *from_ms, *to_ms, inputs);
                 let total = merged.len() as u64;
                 let mut n = 0;

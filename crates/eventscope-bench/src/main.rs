@@ -9,6 +9,7 @@ mod fanout;
 mod history;
 mod notify;
 mod publishing;
+mod recording;
 mod window;
 
 use std::io::{BufRead, BufReader, Write};
@@ -19,6 +20,7 @@ use anyhow::{bail, Context, Result};
 use bytes::Bytes;
 use clap::{Parser, Subcommand, ValueEnum};
 use eventscope_core::live::Live;
+use eventscope_core::record::{Recorder, RecorderOptions};
 use eventscope_core::simulate::{SimConfig, Simulator};
 use eventscope_core::source::{FirstConnect, SUBSCRIPTION_CAPACITY};
 use eventscope_core::store::StoreLimits;
@@ -187,6 +189,30 @@ enum Cmd {
         #[arg(long, default_value_t = 3)]
         rounds: usize,
     },
+    /// Ingest alone beside ingest with the local recording, at the bus rate, in one run: the
+    /// recording's extra CPU per million events and what it dropped.
+    Record {
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+        /// Rounds; each runs both, their order swapped every other round.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
+    /// The timeline's query over a large recording: one organization's last 24 h, first page,
+    /// from a recording of this many events over 48 h.
+    TimelineQuery {
+        #[arg(long, default_value_t = 10_000_000)]
+        events: usize,
+        /// Organizations the events are spread over.
+        #[arg(long, default_value_t = 200)]
+        orgs: usize,
+        /// Rows per page.
+        #[arg(long, default_value_t = 500)]
+        page: usize,
+        /// Keep (or reuse, when it exists) the recording at this path instead of a temporary one.
+        #[arg(long)]
+        db: Option<std::path::PathBuf>,
+    },
     /// One subscriber process (started by `ingest`).
     #[command(hide = true)]
     Subscriber {
@@ -217,6 +243,8 @@ enum Mode {
     /// Eventscope's ingest counting the would-be notifications of the 4 built-in rules and 20
     /// custom ones ([`notify::CUSTOM_RULES`]).
     Notify,
+    /// Eventscope's live ingest with the local recording on (a file in a temporary directory).
+    Recorded,
 }
 
 /// The live filters of the `filtered` modes: what a user watching a stream typically types.
@@ -235,6 +263,12 @@ struct Report {
     rss_growth: u64,
     /// Bytes the design itself says it holds (the store's footprint), when it knows.
     held_bytes: u64,
+    /// Messages the recording could not record (`recorded` mode).
+    #[serde(default)]
+    recorder_dropped: u64,
+    /// Messages in the recording at the end (`recorded` mode).
+    #[serde(default)]
+    recorded: u64,
 }
 
 fn main() -> Result<()> {
@@ -282,6 +316,13 @@ fn main() -> Result<()> {
             gateway_bin,
         } => attacks::soak(minutes, gateway_bin),
         Cmd::Shape { events, runs } => shape(events, runs),
+        Cmd::Record { events, rounds } => recording::record(events, rounds),
+        Cmd::TimelineQuery {
+            events,
+            orgs,
+            page,
+            db,
+        } => recording::timeline_query(events, orgs, page, db),
         Cmd::Window { app } => runtime()?.block_on(window::responsiveness(
             &app.unwrap_or_else(eventscope_window::sibling_app),
         )),
@@ -385,7 +426,7 @@ fn ingest(
                     }
                 }
                 Mode::Unshaped => unshaped_cpu = Some(per_million),
-                Mode::Naive | Mode::Notify => {}
+                Mode::Naive | Mode::Notify | Mode::Recorded => {}
             }
             if let (Some(on), Some(off), Mode::Ingest | Mode::Unshaped) =
                 (ingest_cpu, unshaped_cpu, mode)
@@ -946,6 +987,7 @@ fn rss_bytes() -> u64 {
 async fn subscriber(mode: Mode, url: &str, count: u64) -> Result<Report> {
     let quiet = Duration::from_secs(5);
     let mut held_bytes = 0;
+    let (mut recorder_dropped, mut recorded) = (0, 0);
     let (received, cpu0, rss0, started) = match mode {
         Mode::Raw | Mode::Naive => {
             let client = async_nats::ConnectOptions::new()
@@ -975,8 +1017,19 @@ async fn subscriber(mode: Mode, url: &str, count: u64) -> Result<Report> {
             std::hint::black_box(&kept);
             (n, cpu0, rss0, started)
         }
-        Mode::Ingest | Mode::Unshaped | Mode::Filtered | Mode::FilteredPayload | Mode::Notify => {
+        Mode::Ingest
+        | Mode::Unshaped
+        | Mode::Filtered
+        | Mode::FilteredPayload
+        | Mode::Notify
+        | Mode::Recorded => {
             let live = Live::new(StoreLimits::default());
+            let dir = tempfile::tempdir()?;
+            if mode == Mode::Recorded {
+                let recorder =
+                    Recorder::open(dir.path().join("rec.sqlite"), RecorderOptions::default())?;
+                live.set_recording(Some(recorder));
+            }
             match mode {
                 Mode::Unshaped => live.set_shape_index(false),
                 Mode::Filtered => drop(live.set_filter(ENVELOPE_QUERY)?),
@@ -1007,6 +1060,13 @@ async fn subscriber(mode: Mode, url: &str, count: u64) -> Result<Report> {
                 }
             };
             held_bytes = live.store().footprint() as u64;
+            // The writer's work counts: the CPU is read once it has written everything.
+            if let Some(recorder) = live.recording() {
+                recorder.close();
+                let stats = recorder.stats();
+                recorder_dropped = stats.dropped;
+                recorded = stats.rows;
+            }
             (n, cpu0, rss0, started)
         }
     };
@@ -1018,6 +1078,8 @@ async fn subscriber(mode: Mode, url: &str, count: u64) -> Result<Report> {
         wall_secs: started.map(|s| s.elapsed().as_secs_f64()).unwrap_or(0.0),
         rss_growth: rss_bytes().saturating_sub(rss0),
         held_bytes,
+        recorder_dropped,
+        recorded,
     })
 }
 

@@ -34,6 +34,9 @@ pub enum Command {
     Notify(NotifyArgs),
     /// Print one organization's stored events from JetStream between two times, in stream order
     History(HistoryArgs),
+    /// Record everything received to a local SQLite file until Ctrl-C or SIGTERM
+    /// (docs/recording.md); `record query` reads it back
+    Record(RecordArgs),
     /// Write the manual page or a shell's completions to stdout (for packagers)
     #[command(hide = true)]
     Generate {
@@ -370,4 +373,100 @@ pub struct NotifyRulesArgs {
     /// Print one JSON object per rule
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct RecordArgs {
+    #[command(subcommand)]
+    pub command: Option<RecordCommand>,
+    #[command(flatten)]
+    pub server: Server,
+    /// Subject pattern to subscribe to; repeat for several
+    #[arg(long = "subject", value_name = "PATTERN", default_value = "events.>")]
+    pub subjects: Vec<String>,
+    /// The recording file (created when missing; a recording goes on where it stopped)
+    #[arg(long, value_name = "PATH", required = true)]
+    pub db: Option<String>,
+    /// Most bytes the file may use; the oldest messages go first (suffixes K, M, G: binary)
+    #[arg(long, value_name = "N", default_value = "2G", value_parser = parse_bytes)]
+    pub max_bytes: u64,
+    /// Longest a message is kept (90s, 15m, 12h, 7d)
+    #[arg(long, value_name = "DUR", default_value = "7d", value_parser = parse_duration_secs)]
+    pub max_age: u64,
+    /// Seconds between two status lines on stderr
+    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    pub status_every: u64,
+}
+
+#[derive(Subcommand)]
+pub enum RecordCommand {
+    /// Print recorded messages as `tail` prints them (oldest first) and the gaps in the range
+    /// on stderr
+    Query(RecordQueryArgs),
+}
+
+#[derive(Args)]
+pub struct RecordQueryArgs {
+    /// The recording file
+    #[arg(long, value_name = "PATH")]
+    pub db: String,
+    /// Only this organization's messages
+    #[arg(long, value_name = "ORG")]
+    pub org: Option<String>,
+    /// Received at or after this time: RFC 3339 or relative to now (-2h, -15m, -7d)
+    #[arg(long, value_name = "T", allow_hyphen_values = true)]
+    pub since: Option<String>,
+    /// Received before this time: RFC 3339 or relative to now
+    #[arg(long, value_name = "T", allow_hyphen_values = true)]
+    pub until: Option<String>,
+    /// At most this many messages
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+    /// Print each message as one JSON object per line, as `tail --json` does
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `N`, `NK`, `NM`, `NG` (binary multiples).
+fn parse_bytes(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (digits, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((at, _)) => text.split_at(at),
+        None => (text, ""),
+    };
+    let shift = match unit.to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        "T" | "TB" | "TIB" => 40,
+        _ => return Err(format!("unknown unit {unit:?}: use K, M, G or T")),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| "expected a number of bytes, as 500M or 2G".to_string())?;
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| "too large".to_string())
+}
+
+/// `90s`, `15m`, `12h`, `7d` (a bare number is seconds).
+pub fn parse_duration_secs(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (digits, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((at, _)) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let unit_secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("unknown unit {unit:?}: use s, m, h or d")),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| "expected a duration, as 90s, 15m, 12h or 7d".to_string())?;
+    n.checked_mul(unit_secs)
+        .ok_or_else(|| "too large".to_string())
 }

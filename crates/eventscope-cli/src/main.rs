@@ -12,6 +12,7 @@ mod history;
 mod notify;
 mod print;
 mod publish;
+mod record;
 mod scenario;
 mod simulate;
 mod stats;
@@ -40,6 +41,7 @@ async fn main() -> ExitCode {
         Command::Simulate(args) => simulate::run(args).await,
         Command::Stats(args) => stats::run(args).await,
         Command::History(args) => history::run(args).await,
+        Command::Record(args) => record::run(args).await,
         Command::Generate { what } => generate::run(what),
         Command::Scenario(_) | Command::Notify(_) => unreachable!("handled above"),
     })

@@ -16,6 +16,7 @@ pub mod ndjson;
 pub mod notify;
 pub mod profile;
 pub mod publish;
+pub mod record;
 pub mod saved;
 pub mod scenario;
 pub mod sent;

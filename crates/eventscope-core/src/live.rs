@@ -17,6 +17,7 @@ use crate::filter::{Filter, ParseError};
 use crate::ndjson;
 use crate::notify::{RuleSet, Tally, Volume};
 use crate::publish::{Captured, PublishError};
+use crate::record::Recorder;
 use crate::shape::{self, AnomalyParams, SeriesRange, ShapeIndex, TreeQuery};
 use crate::source::gateway::GatewayToken;
 use crate::source::{FirstConnect, Source, SourceCounters, SourceError};
@@ -77,6 +78,8 @@ pub struct Live {
     rate: Mutex<RateMeter>,
     /// Gives the gateway source a fresher token (none for NATS).
     gateway_token: Mutex<Option<GatewayToken>>,
+    /// The local recording, fed beside the store (see [`Live::set_recording`]).
+    recording: Mutex<Option<Recorder>>,
 }
 
 impl Live {
@@ -98,6 +101,7 @@ impl Live {
             client: Mutex::new(None),
             rate: Mutex::new(RateMeter::default()),
             gateway_token: Mutex::new(None),
+            recording: Mutex::new(None),
         })
     }
 
@@ -113,6 +117,7 @@ impl Live {
         *lock(&self.counters) = counters;
         *lock(&self.client) = source.nats_client().map(|c| (c, profile.read_only));
         *lock(&self.gateway_token) = source.gateway_token();
+        self.note_recording();
         let live = Arc::clone(self);
         *lock(&self.task) = Some(tokio::spawn(async move { live.ingest(source).await }));
         Ok(())
@@ -141,6 +146,7 @@ impl Live {
                 s.reason = Some("disconnected by the user".into());
             });
         }
+        self.note_recording();
     }
 
     /// Shows why there is no source (a profile that could not even be tried).
@@ -149,6 +155,7 @@ impl Live {
             s.state = ConnectionState::Disconnected;
             s.reason = Some(reason);
         });
+        self.note_recording();
     }
 
     /// Replaces the source with a file of events (NDJSON as `tail --json` prints and exports
@@ -240,11 +247,15 @@ impl Live {
     async fn ingest(&self, mut source: Source) {
         let mut settle = tokio::time::interval(Duration::from_millis(500));
         settle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut status = self.status.subscribe();
         loop {
             tokio::select! {
                 batch = source.next_batch() => {
                     let Some(batch) = batch else { break };
                     let received_ms = chrono::Utc::now().timestamp_millis();
+                    if let Some(recorder) = lock(&self.recording).as_ref() {
+                        recorder.record_batch(&batch, received_ms);
+                    }
                     let mut store = lock(&self.store);
                     batch.for_each(|subject, headers, body| {
                         store.push(Incoming { subject, headers, body, received_ms });
@@ -262,6 +273,7 @@ impl Live {
                     source.settle_drops();
                     self.note_markers();
                 }
+                Ok(()) = status.changed() => self.note_recording(),
             }
         }
         self.status.send_modify(|s| {
@@ -649,6 +661,29 @@ impl Live {
         let status = self.status.borrow().clone();
         let now_ms = chrono::Utc::now().timestamp_millis();
         lock(&self.markers).note(now_ms, counters.dropped_client(), &status);
+        if let Some(recorder) = lock(&self.recording).as_ref() {
+            recorder.note_status(&status);
+        }
+    }
+
+    // The local recording (crate::record): fed beside the store, never waited for.
+
+    /// Records everything received from now on with `recorder` (`None` stops recording; the
+    /// recorder itself is closed by its owner). Disconnections become gaps in the recording.
+    pub fn set_recording(&self, recorder: Option<Recorder>) {
+        *lock(&self.recording) = recorder;
+        self.note_recording();
+    }
+
+    /// The recorder set with [`Live::set_recording`], for its stats and retention.
+    pub fn recording(&self) -> Option<Recorder> {
+        lock(&self.recording).clone()
+    }
+
+    fn note_recording(&self) {
+        if let Some(recorder) = lock(&self.recording).as_ref() {
+            recorder.note_status(&self.status.borrow());
+        }
     }
 }
 

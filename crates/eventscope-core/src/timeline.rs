@@ -111,7 +111,9 @@ pub async fn read_history(
             query.until = Some(time(to_ms));
             let mut reader = crate::history::HistoryReader::open(client, query).await?;
             while out.len() < MAX_EVENTS {
-                let Some(message) = reader.next().await else { break };
+                let Some(message) = reader.next().await else {
+                    break;
+                };
                 let m = message?;
                 out.push(Owned {
                     origin: Origin::History,
@@ -129,7 +131,8 @@ pub async fn read_history(
                 until: Some(time(to_ms)),
                 limit: Some(MAX_EVENTS as u64),
             };
-            let mut reader = crate::gateway::history::GatewayHistory::open(url, token, &request).await?;
+            let mut reader =
+                crate::gateway::history::GatewayHistory::open(url, token, &request).await?;
             // The gateway's frames carry no receive time: the envelope's time places them.
             let now_ms = chrono::Utc::now().timestamp_millis();
             while let Some(m) = reader.next().await? {

@@ -868,3 +868,54 @@ pub struct RulesFile {
     /// What is wrong with the file: the built-ins apply meanwhile.
     pub error: Option<crate::notify::RulesError>,
 }
+
+// The local recording (`crate::record`).
+
+/// How much the local recording keeps: the oldest messages go first once either is passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct RecordingRetention {
+    /// Bytes the database file may use (the write-ahead log adds up to a few MiB beside it).
+    pub max_bytes: u64,
+    /// Seconds a message is kept after it was received.
+    pub max_age_secs: u64,
+}
+
+/// The local recording now, for the status bar and the recording settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct RecordingStats {
+    /// Messages in the recording.
+    pub rows: u64,
+    /// Size of the database file and its write-ahead log.
+    pub bytes_on_disk: u64,
+    /// Receive time of the oldest and newest recorded message.
+    pub oldest_ms: Option<i64>,
+    pub newest_ms: Option<i64>,
+    /// Messages that could not be recorded (the disk did not keep up, or recording stopped on
+    /// an error); the live view has them all the same.
+    pub dropped: u64,
+    /// Bytes handed to the recorder and not yet written.
+    pub queued_bytes: u64,
+    /// The write error that stopped recording, when one did.
+    pub last_error: Option<String>,
+    /// False once a write error (a full disk) stopped recording.
+    pub writing: bool,
+    pub retention: RecordingRetention,
+}
+
+/// A stretch of time the recording has no data for, and why ("disconnected: ...",
+/// "recorder overloaded", "not recording", a gateway's "lagged").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct RecordedGap {
+    pub start_ms: i64,
+    /// Null while the gap is still open (still disconnected).
+    pub end_ms: Option<i64>,
+    pub reason: String,
+    /// Messages known to be missing, when known (drops counted by the recorder or the gateway).
+    pub missed: Option<u64>,
+}

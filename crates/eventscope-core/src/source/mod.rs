@@ -133,7 +133,9 @@ impl SourceCounters {
     }
 }
 
-/// The messages a source had ready at once, in order per subscription.
+/// The messages a source had ready at once, in order per subscription. A clone shares the
+/// NATS messages' bytes (the recorder takes one to write on its own thread).
+#[derive(Clone)]
 pub enum MessageBatch {
     Nats(Vec<async_nats::Message>),
     Gateway(Vec<GatewayMessage>),
@@ -149,6 +151,20 @@ impl MessageBatch {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Bytes of the subjects and bodies (headers not counted): what bounds the queues that
+    /// hold batches.
+    pub fn bytes(&self) -> usize {
+        match self {
+            MessageBatch::Nats(batch) => batch
+                .iter()
+                .map(|m| m.subject.len() + m.payload.len())
+                .sum(),
+            MessageBatch::Gateway(batch) => {
+                batch.iter().map(|m| m.subject.len() + m.body.len()).sum()
+            }
+        }
     }
 
     /// Calls `each(subject, headers, body)` for every message, in order, until it returns
