@@ -391,6 +391,14 @@ pub fn volume_report(
         }
         all.volume()
     };
+    // The first figures come from this thread, before the others start: with every core
+    // counting, it could wait for a core until they are done.
+    let step = REPORT_STEP / threads as usize;
+    tallies[0]
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .advance_with(store, step, now_ms, Some(&index));
+    on_step(&merged(false));
     std::thread::scope(|scope| {
         let (steps, stepped) = std::sync::mpsc::channel::<bool>();
         for tally in &tallies {
@@ -399,7 +407,7 @@ pub fn volume_report(
                 let done = tally
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .advance_with(store, REPORT_STEP / threads as usize, now_ms, Some(index));
+                    .advance_with(store, step, now_ms, Some(index));
                 if steps.send(done).is_err() || done {
                     return;
                 }
