@@ -133,7 +133,7 @@ fn report(rules: Arc<RuleSet>, held: usize) -> Result<()> {
         .filter(|e| std::hint::black_box(e.name_syms()).0 .0 != u32::MAX)
         .count();
     let scan_ms = scan.elapsed().as_secs_f64() * 1e3;
-    println!("(b) volume report over {n} held events, 24 rules, one thread");
+    println!("(b) volume report over {n} held events, 24 rules, on every core");
     for run in 1..=3 {
         let started = Instant::now();
         let mut first: Option<(f64, u64, u64)> = None;

@@ -272,6 +272,9 @@ pub(crate) struct Ctx<'e, 's> {
     body: OnceCell<Option<&'s str>>,
     /// The body's top-level members (key, value text), scanned once.
     members: OnceCell<Vec<(std::borrow::Cow<'s, str>, &'s str)>>,
+    /// The members of the nested objects looked into, by address: each is scanned once however
+    /// many rules read it (a few an event).
+    objects: std::cell::RefCell<Vec<Object<'s>>>,
     context: OnceCell<minijinja::Value>,
 }
 
@@ -282,8 +285,40 @@ impl<'e, 's> Ctx<'e, 's> {
             now_ms,
             body: OnceCell::new(),
             members: OnceCell::new(),
+            objects: std::cell::RefCell::new(Vec::new()),
             context: OnceCell::new(),
         }
+    }
+
+    /// The value of `key` in the object `obj` (a slice of this event's body).
+    fn get_in(&self, obj: &'s str, key: &str) -> Option<Option<&'s str>> {
+        let at = obj.as_ptr() as usize;
+        let mut objects = self.objects.borrow_mut();
+        if let Some(o) = objects.iter().find(|o| o.at == at && o.len == obj.len()) {
+            return o
+                .members
+                .as_ref()
+                .map(|m| m.iter().rev().find(|(k, _)| k == key).map(|(_, v)| *v));
+        }
+        let mut all = Vec::new();
+        let members = Cursor::new(obj)
+            .members(|k, (start, end)| {
+                all.push((k, &obj[start..end]));
+                true
+            })
+            .ok()
+            .map(|()| all);
+        let found = members
+            .as_ref()
+            .map(|m| m.iter().rev().find(|(k, _)| k == key).map(|(_, v)| *v));
+        if objects.len() < MAX_OBJECTS {
+            objects.push(Object {
+                at,
+                len: obj.len(),
+                members,
+            });
+        }
+        found
     }
 
     /// The value of a top-level member of the body (the last of duplicates, as serde_json).
@@ -368,7 +403,7 @@ impl<'e, 's> Ctx<'e, 's> {
             return false;
         }
         if let Some(value) = self.member(root) {
-            return raw::exists(value, keys);
+            return raw::exists(value, keys, &|o, k| self.get_in(o, k));
         }
         keys.is_empty()
             && self
@@ -382,8 +417,18 @@ impl<'e, 's> Ctx<'e, 's> {
     fn values(&self, path: &FieldPath) -> Option<Vec<&'s str>> {
         let root = self.member(path.root)?;
         let mut out = Vec::new();
-        raw::collect(root, &path.keys, &mut out).then_some(out)
+        raw::collect(root, &path.keys, &mut out, &|o, k| self.get_in(o, k)).then_some(out)
     }
+}
+
+/// Nested objects whose members one evaluation keeps.
+const MAX_OBJECTS: usize = 32;
+
+/// A nested object's members (`None` when it could not be scanned).
+struct Object<'s> {
+    at: usize,
+    len: usize,
+    members: Option<Vec<(std::borrow::Cow<'s, str>, &'s str)>>,
 }
 
 /// The envelope's fields a template sees.
@@ -892,29 +937,16 @@ mod raw {
     /// serde_json's nesting limit: deeper values are not walked.
     const MAX_DEPTH: usize = 128;
 
-    /// The value of `key` in the object `obj` (the last of duplicates, as serde_json);
-    /// `None` when `obj` cannot be scanned.
-    pub(super) fn get<'t>(obj: &'t str, key: &str) -> Option<Option<&'t str>> {
-        let obj = obj.trim_start();
-        if !obj.starts_with('{') {
-            return Some(None);
-        }
-        let mut found = None;
-        Cursor::new(obj)
-            .members(|k, (start, end)| {
-                if k == key {
-                    found = Some(&obj[start..end]);
-                }
-                true
-            })
-            .ok()?;
-        Some(found)
-    }
-
     /// Whether `keys` lead somewhere through objects only.
-    pub(super) fn exists(value: &str, keys: &[String]) -> bool {
+    /// How an object's member is looked up (the caller caches the scans).
+    pub(super) type Get<'g, 't> = &'g dyn Fn(&'t str, &str) -> Option<Option<&'t str>>;
+
+    pub(super) fn exists<'t>(value: &'t str, keys: &[String], get: Get<'_, 't>) -> bool {
         let mut here = value;
         for key in keys {
+            if !here.starts_with('{') {
+                return false;
+            }
             match get(here, key) {
                 Some(Some(v)) => here = v,
                 _ => return false,
@@ -926,11 +958,22 @@ mod raw {
     /// Pushes the texts at `keys` below `value`: a number key indexes an array, another key
     /// looks into every element, an array at the end gives its elements. False when the path
     /// leads nowhere.
-    pub(super) fn collect<'t>(value: &'t str, keys: &[String], out: &mut Vec<&'t str>) -> bool {
-        walk(value, keys, out, 0)
+    pub(super) fn collect<'t>(
+        value: &'t str,
+        keys: &[String],
+        out: &mut Vec<&'t str>,
+        get: Get<'_, 't>,
+    ) -> bool {
+        walk(value, keys, out, 0, get)
     }
 
-    fn walk<'t>(value: &'t str, keys: &[String], out: &mut Vec<&'t str>, depth: usize) -> bool {
+    fn walk<'t>(
+        value: &'t str,
+        keys: &[String],
+        out: &mut Vec<&'t str>,
+        depth: usize,
+        get: Get<'_, 't>,
+    ) -> bool {
         if depth > MAX_DEPTH {
             return false;
         }
@@ -948,7 +991,7 @@ mod raw {
         };
         match first {
             Some(b'{') => match get(value, key) {
-                Some(Some(v)) => walk(v, rest, out, depth + 1),
+                Some(Some(v)) => walk(v, rest, out, depth + 1, get),
                 _ => false,
             },
             Some(b'[') => {
@@ -958,11 +1001,13 @@ mod raw {
                     true
                 });
                 match key.parse::<usize>() {
-                    Ok(i) => items.get(i).is_some_and(|v| walk(v, rest, out, depth + 1)),
+                    Ok(i) => items
+                        .get(i)
+                        .is_some_and(|v| walk(v, rest, out, depth + 1, get)),
                     Err(_) => {
                         let mut any = false;
                         for v in items {
-                            any |= walk(v, keys, out, depth + 1);
+                            any |= walk(v, keys, out, depth + 1, get);
                         }
                         any
                     }

@@ -155,6 +155,18 @@ impl Tally {
     /// Counts up to `max_events` more events of `store` (the same store every time); true when
     /// the tally has caught up. Events evicted before their turn are skipped.
     pub fn advance(&mut self, store: &EventStore, max_events: usize, now_ms: i64) -> bool {
+        self.advance_with(store, max_events, now_ms, None)
+    }
+
+    /// [`Tally::advance`], finding history through `index` (complete for the store) instead of
+    /// the tally's own.
+    fn advance_with(
+        &mut self,
+        store: &EventStore,
+        max_events: usize,
+        now_ms: i64,
+        index: Option<&HistoryIndex>,
+    ) -> bool {
         let end = self.end_seq.unwrap_or(u64::MAX).min(store.next_seq());
         if self.next_seq < store.first_seq() {
             self.next_seq = store.first_seq();
@@ -162,19 +174,25 @@ impl Tally {
         let stop = end.min(self.next_seq.saturating_add(max_events as u64));
         while self.next_seq < stop {
             if let Some(ev) = store.get(self.next_seq) {
-                self.count(store, &ev, now_ms);
+                self.count(store, &ev, now_ms, index);
             }
             self.next_seq += 1;
         }
         self.next_seq >= end
     }
 
-    fn count(&mut self, store: &EventStore, ev: &crate::store::EventRef<'_>, now_ms: i64) {
+    fn count(
+        &mut self,
+        store: &EventStore,
+        ev: &crate::store::EventRef<'_>,
+        now_ms: i64,
+        index: Option<&HistoryIndex>,
+    ) {
         self.examined += 1;
         let received = ev.received_ms();
         self.from_ms.get_or_insert(received);
         self.to_ms = Some(received);
-        if !self.history.is_empty() {
+        if index.is_none() && !self.history.is_empty() {
             self.history.note(store, ev);
         }
         let rules = &self.rules;
@@ -195,7 +213,7 @@ impl Tally {
         candidates.clear();
         candidates.extend_from_slice(list);
         let ctx = Ctx::new(ev, now_ms);
-        let held = Held::indexed(store, &self.history);
+        let held = Held::indexed(store, index.unwrap_or(&self.history));
         for i in candidates.iter().map(|&i| i as usize) {
             let ready = &self.rules.ready[i];
             let Some(ids) = eval::would_notify(&self.rules, ready, &ctx, &held) else {
@@ -222,6 +240,48 @@ impl Tally {
             }
         }
         self.scratch = candidates;
+    }
+
+    /// Adds the counts of `other` (a tally of other events with the same rules).
+    fn absorb(&mut self, other: &Tally) {
+        self.examined += other.examined;
+        self.from_ms = match (self.from_ms, other.from_ms) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.to_ms = self.to_ms.max(other.to_ms);
+        for (a, b) in self.rule_events.iter_mut().zip(&other.rule_events) {
+            *a += b;
+        }
+        for (a, b) in self
+            .rule_notifications
+            .iter_mut()
+            .zip(&other.rule_notifications)
+        {
+            *a += b;
+        }
+        for (a, b) in self.channels.iter_mut().zip(&other.channels) {
+            *a += b;
+        }
+        let add = |into: &mut PerRecipient, from: &PerRecipient| {
+            into.total += from.total;
+            for &(rule, n) in &from.per_rule {
+                match into.per_rule.iter_mut().find(|(r, _)| *r == rule) {
+                    Some((_, m)) => *m += n,
+                    None => into.per_rule.push((rule, n)),
+                }
+            }
+        };
+        for (id, per) in &other.recipients {
+            let full = self.recipients.len() >= MAX_RECIPIENTS;
+            let entry = match self.recipients.get_mut(id.as_str()) {
+                Some(entry) => entry,
+                None if full => &mut self.others,
+                None => self.recipients.entry(id.clone()).or_default(),
+            };
+            add(entry, per);
+        }
+        add(&mut self.others, &other.others);
     }
 
     /// The figures so far.
@@ -291,19 +351,82 @@ impl Tally {
     }
 }
 
-/// The volume report over everything `store` holds, a [`REPORT_STEP`] at a time: `on_step`
-/// gets the figures after each step (the first within a few tens of milliseconds).
+/// The volume report over everything `store` holds, on every core: the history the rules read
+/// is indexed first (one pass over the index records), then each thread counts its share of the
+/// events [`REPORT_STEP`] at a time, and `on_step` gets the figures of all of them after each
+/// step (the first after a fraction of a second).
 pub fn volume_report(
     rules: Arc<RuleSet>,
     store: &EventStore,
     now_ms: i64,
     mut on_step: impl FnMut(&Volume),
 ) -> Volume {
-    let mut tally = Tally::held(rules, store);
-    while !tally.advance(store, REPORT_STEP, now_ms) {
-        on_step(&tally.volume());
+    let (first, end) = (store.first_seq(), store.next_seq());
+    let mut index = HistoryIndex::new(&rules);
+    if !index.is_empty() {
+        for seq in first..end {
+            if let Some(ev) = store.get(seq) {
+                index.note(store, &ev);
+            }
+        }
     }
-    let volume = tally.volume();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8) as u64;
+    let share = (end - first).div_ceil(threads).max(1);
+    let tallies: Vec<std::sync::Mutex<Tally>> = (0..threads)
+        .map(|i| {
+            let mut t = Tally::new(rules.clone(), first + i * share);
+            t.end_seq = Some((first + (i + 1) * share).min(end));
+            std::sync::Mutex::new(t)
+        })
+        .collect();
+    let merged = |done: bool| {
+        let mut all = Tally::held(rules.clone(), store);
+        for t in &tallies {
+            all.absorb(&t.lock().unwrap_or_else(|e| e.into_inner()));
+        }
+        if done {
+            all.next_seq = end;
+        }
+        all.volume()
+    };
+    // The first figures come from this thread, before the others start: with every core
+    // counting, it could wait for a core until they are done.
+    let step = REPORT_STEP / threads as usize;
+    tallies[0]
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .advance_with(store, step, now_ms, Some(&index));
+    on_step(&merged(false));
+    std::thread::scope(|scope| {
+        let (steps, stepped) = std::sync::mpsc::channel::<bool>();
+        for tally in &tallies {
+            let (index, steps) = (&index, steps.clone());
+            scope.spawn(move || loop {
+                let done = tally
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .advance_with(store, step, now_ms, Some(index));
+                if steps.send(done).is_err() || done {
+                    return;
+                }
+            });
+        }
+        drop(steps);
+        let mut finished = 0;
+        let mut since = 0;
+        for done in stepped {
+            finished += done as u64;
+            since += 1;
+            // One report per step of every thread.
+            if since >= threads && finished < threads {
+                since = 0;
+                on_step(&merged(false));
+            }
+        }
+    });
+    let volume = merged(true);
     on_step(&volume);
     volume
 }
