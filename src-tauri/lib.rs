@@ -12,6 +12,7 @@ use eventscope_core::live::Live;
 use eventscope_core::nats_context;
 use eventscope_core::notify::SavedRules;
 use eventscope_core::profile::{LaunchOptions, ProfileStore};
+use eventscope_core::record::LocalRecording;
 use eventscope_core::saved::SavedViewsFile;
 use eventscope_core::source::FirstConnect;
 use eventscope_core::store::StoreLimits;
@@ -34,6 +35,8 @@ pub struct AppState {
     publish_cancel: Mutex<CancellationToken>,
     /// The notification rules file and the rules in force.
     notify: SavedRules,
+    /// The local recording, on or off.
+    recording: LocalRecording,
 }
 
 impl AppState {
@@ -52,6 +55,14 @@ impl AppState {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .cancel();
+    }
+
+    /// The connection profile in use now.
+    fn current_profile(&self) -> ConnectionProfile {
+        self.current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The NATS connection in use, to run a scenario on (it carries `read_only`, so a scenario
@@ -123,6 +134,10 @@ pub fn run() {
             let profile = launch.apply(profiles.load());
             let live = Live::new(StoreLimits::default());
             let notify = SavedRules::open(&config_dir);
+            let recording = LocalRecording::new(&config_dir, &app.path().app_data_dir()?);
+            if let Err(e) = recording.resume(&live) {
+                tracing::warn!("cannot resume the recording: {e}");
+            }
             live.set_notify_rules(Some(notify.rules()));
             // What this window publishes comes back marked "sent" in its table.
             eventscope_core::sent::mark_outgoing();
@@ -135,6 +150,7 @@ pub fn run() {
                 overridden: !launch.is_empty(),
                 publish_cancel: Mutex::default(),
                 notify,
+                recording,
             };
             app.manage(state);
             // Connect in the background: the window shows "connecting" and then the stream;
@@ -187,6 +203,9 @@ pub fn run() {
             commands::notify::notify_save,
             commands::notify::notify_volume,
             commands::notify::notify_recipient,
+            commands::files::export_events,
+            commands::recording::recording_state,
+            commands::recording::set_recording,
         ])
         .run(tauri::generate_context!())
         .expect("error while running eventscope");

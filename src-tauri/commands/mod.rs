@@ -4,6 +4,7 @@ pub mod events;
 pub mod files;
 pub mod notify;
 pub mod publish;
+pub mod recording;
 pub mod shape;
 pub mod timeline;
 pub mod views;

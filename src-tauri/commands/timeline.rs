@@ -18,7 +18,11 @@ pub(crate) async fn others(
     let mut messages = Vec::new();
     let mut gaps = Vec::new();
     if recording {
-        if let Some((found, found_gaps)) = state.recording.read_org(org, from_ms, to_ms)? {
+        if let Some((found, found_gaps)) = state
+            .recording
+            .read_org(org, from_ms, to_ms)
+            .map_err(|e| CommandError::plain(e.to_string()))?
+        {
             messages.extend(found);
             gaps.extend(found_gaps);
         }

@@ -40,7 +40,7 @@ pub struct Input<'a> {
 }
 
 /// A message read from the recording or from history, owned until the timeline is built.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Owned {
     pub origin: Origin,
     pub received_ms: i64,

@@ -919,3 +919,14 @@ pub struct RecordedGap {
     /// Messages known to be missing, when known (drops counted by the recorder or the gateway).
     pub missed: Option<u64>,
 }
+
+/// The app's recording: on or off, where, what it keeps, and its figures while on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS), ts(export))]
+#[serde(rename_all = "camelCase")]
+pub struct RecordingState {
+    pub on: bool,
+    pub path: String,
+    pub retention: RecordingRetention,
+    pub stats: Option<RecordingStats>,
+}

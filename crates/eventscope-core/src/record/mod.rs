@@ -7,6 +7,7 @@
 //! gaps ([`Recorder::note_status`]). A [`Reader`] opens its own connection, so reading goes on
 //! beside the writer (WAL).
 
+mod local;
 mod reader;
 mod schema;
 mod writer;
@@ -17,6 +18,7 @@ mod tests;
 use thiserror::Error;
 
 pub use crate::wire::{RecordedGap, RecordingRetention as Retention, RecordingStats};
+pub use local::{LocalRecording, RECORDING_FILE};
 pub use reader::Reader;
 pub use writer::{Recorder, RecorderOptions};
 
