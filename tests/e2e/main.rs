@@ -9,6 +9,7 @@ use eventscope_testkit::{publish, NatsServer};
 use eventscope_window::{task_failed as envelope, App};
 use serde_json::json;
 
+mod notify;
 mod timeline;
 
 /// The app as cargo built it for these tests.
@@ -299,7 +300,7 @@ async fn tab_reaches_every_control_in_order_and_each_says_what_it_is() {
     })
     .await;
     assert_eq!(
-        app.tab_through("connect-button", 18).await,
+        app.tab_through("connect-button", 19).await,
         [
             r#"button "Connect…""#,
             r#"button "Open file…""#,
@@ -315,6 +316,7 @@ async fn tab_reaches_every_control_in_order_and_each_says_what_it_is() {
             r#"button "Views""#,
             r#"button "Columns""#,
             r#"button "Facets""#,
+            r#"button "Export…""#,
             r#"button "How to write a query""#,
             r#"button "Stack by""#,
             r#"button "org_a 1""#,

@@ -14,8 +14,7 @@ export class NotifyStore {
   /** The rules file's path and its text as saved. */
   path = $state("");
   saved = $state("");
-  /** The editor's text: previews use it as soon as it parses. */
-  text = $state("");
+  private editorText = $state("");
   rulesError = $state<RulesError | null>(null);
   saveMessage = $state<string | null>(null);
   loaded = $state(false);
@@ -35,6 +34,19 @@ export class NotifyStore {
   private previewToken = 0;
   private checkTimer: ReturnType<typeof setTimeout> | null = null;
 
+  /** The editor's text: previews use it as soon as it parses (checked shortly after each edit). */
+  get text(): string {
+    return this.editorText;
+  }
+
+  set text(text: string) {
+    if (text === this.editorText) return;
+    this.editorText = text;
+    this.saveMessage = null;
+    if (this.checkTimer) clearTimeout(this.checkTimer);
+    this.checkTimer = setTimeout(() => void this.check(), CHECK_DELAY_MS);
+  }
+
   /** True when the editor holds changes that parse: previews use them, unsaved. */
   get draft(): boolean {
     return this.text !== this.saved && this.rulesError === null;
@@ -49,20 +61,12 @@ export class NotifyStore {
       const file = await request((b) => b.notifyRules());
       this.path = file.path;
       this.saved = file.text;
-      this.text = file.text;
+      this.editorText = file.text;
       this.rulesError = file.error;
       this.loaded = true;
     } catch (e) {
       this.previewError = (e as { message: string }).message;
     }
-  }
-
-  /** The editor's text changed: check it shortly, then re-render the previews with it. */
-  edited(text: string): void {
-    this.text = text;
-    this.saveMessage = null;
-    if (this.checkTimer) clearTimeout(this.checkTimer);
-    this.checkTimer = setTimeout(() => void this.check(), CHECK_DELAY_MS);
   }
 
   async check(): Promise<void> {
@@ -121,7 +125,7 @@ export class NotifyStore {
   }
 
   revert(): void {
-    this.edited(this.saved);
+    this.text = this.saved;
   }
 
   async loadVolume(): Promise<void> {
