@@ -28,6 +28,9 @@ pub struct LocalRecording {
     recorder: Mutex<Option<Recorder>>,
 }
 
+/// Messages read back from the recording, and its gaps over the same range.
+pub type Recorded = (Vec<Owned>, Vec<TimelineGap>);
+
 /// The recording's file name in the app's data directory.
 pub const RECORDING_FILE: &str = "recording.sqlite";
 const SETTINGS_FILE: &str = "recording.json";
@@ -121,7 +124,7 @@ impl LocalRecording {
         org: &str,
         from_ms: i64,
         to_ms: i64,
-    ) -> Result<Option<(Vec<Owned>, Vec<TimelineGap>)>, RecordError> {
+    ) -> Result<Option<Recorded>, RecordError> {
         if !self.db.exists() {
             return Ok(None);
         }
