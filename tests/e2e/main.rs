@@ -1014,12 +1014,17 @@ async fn dragging_across_the_rate_chart_narrows_the_query_in_time() {
     publish_to(&server, &events).await;
     app.wait_text("count-received", "5").await;
     app.wait_attr("match-count", "data-count", "5").await;
-    app.wait_for("the chart to draw", || async {
+    // Two redraws after the events are held: the chart's time axis then ends after their
+    // stamps, however slowly a loaded machine draws.
+    let redraws = || async {
         app.attr("rate-chart", "data-redraws")
             .await
             .and_then(|n| n.parse::<u32>().ok())
             .unwrap_or(0)
-            >= 2
+    };
+    let drawn = redraws().await;
+    app.wait_for("the chart to draw the events", || async {
+        redraws().await >= drawn + 2
     })
     .await;
 

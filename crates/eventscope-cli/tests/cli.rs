@@ -7,35 +7,17 @@ use async_nats::{Client, Subscriber};
 use eventscope_testkit::{free_port, publish, NatsServer};
 use futures::StreamExt;
 use tokio::io::AsyncWriteExt;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
-const BIN: &str = env!("CARGO_BIN_EXE_eventscope-cli");
-const WAIT: Duration = Duration::from_secs(30);
+mod common;
+
+use common::{cli, finish, WAIT};
 
 /// A compact envelope with this resource id and extra `metadata` JSON (or none).
 fn envelope(resource_id: &str, metadata: &str) -> String {
     format!(
         r#"{{"id":"evt_{resource_id}","organizationId":"org_1","source":"tasks","resource":"task","resourceId":"{resource_id}","eventName":"created","timestamp":"2026-01-01T09:30:15.250Z","payload":{{"title":"Call Zoë 🎉"}}{metadata}}}"#
     )
-}
-
-fn cli(args: &[&str]) -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .args(args)
-        .env_remove("EVENTSCOPE_NATS_URL")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    command
-}
-
-async fn finish(child: Child) -> Output {
-    tokio::time::timeout(WAIT, child.wait_with_output())
-        .await
-        .expect("the CLI finishes in time")
-        .expect("the CLI runs")
 }
 
 async fn run(args: &[&str]) -> Output {

@@ -1,14 +1,13 @@
 //! `eventscope-cli notify`, checked end to end: the built binary on files and against a real
 //! nats-server, its output the contract of docs/notifications.md.
 
-use std::process::{Output, Stdio};
-use std::time::Duration;
+use std::process::Output;
 
 use eventscope_testkit::{publish, NatsServer};
-use tokio::process::{Child, Command};
 
-const BIN: &str = env!("CARGO_BIN_EXE_eventscope-cli");
-const WAIT: Duration = Duration::from_secs(30);
+mod common;
+
+use common::{cli, finish, WAIT};
 
 fn event(id: &str, resource: &str, name: &str, resource_id: &str, payload: &str) -> String {
     let source = match resource {
@@ -66,25 +65,6 @@ rules:
   - id: conversation-created
     enabled: false
 "#;
-
-fn cli(args: &[&str]) -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .args(args)
-        .env_remove("EVENTSCOPE_NATS_URL")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    command
-}
-
-async fn finish(child: Child) -> Output {
-    tokio::time::timeout(WAIT, child.wait_with_output())
-        .await
-        .expect("the CLI finishes in time")
-        .expect("the CLI runs")
-}
 
 /// Asserts the exit code, stdout and stderr.
 fn check(output: &Output, code: i32, stdout: &str, stderr: &str) {

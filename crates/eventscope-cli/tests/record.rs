@@ -1,14 +1,15 @@
 //! `record` and `record query` end to end: the built binary against a real nats-server; a
 //! kill -9 in the middle of writing leaves a sound file missing at most the last second.
 
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use eventscope_testkit::{publish, wait_until, NatsServer};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
-const BIN: &str = env!("CARGO_BIN_EXE_eventscope-cli");
-const WAIT: Duration = Duration::from_secs(30);
+mod common;
+
+use common::{cli, finish, WAIT};
 
 fn envelope(org: &str, n: usize) -> (String, Vec<u8>) {
     let body = format!(
@@ -18,25 +19,6 @@ fn envelope(org: &str, n: usize) -> (String, Vec<u8>) {
         format!("events.{org}.tasks.task.created.task_{n}"),
         body.into_bytes(),
     )
-}
-
-fn cli(args: &[&str]) -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .args(args)
-        .env_remove("EVENTSCOPE_NATS_URL")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    command
-}
-
-async fn finish(child: Child) -> Output {
-    tokio::time::timeout(WAIT, child.wait_with_output())
-        .await
-        .expect("the CLI finishes in time")
-        .expect("the CLI runs")
 }
 
 /// Starts `record` into `db` and waits until it subscribed.

@@ -213,11 +213,24 @@ impl App {
             "tauri:options": { "application": app, "args": args },
         });
         let caps = caps.as_object().unwrap().clone();
-        let client = ClientBuilder::native()
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-            .expect("cannot start a WebDriver session with the app");
+        // tauri-driver listens before it can always start a session: on a loaded machine the
+        // first request may be cut off (an incomplete message); a second one is answered.
+        let mut attempts = 0;
+        let client = loop {
+            attempts += 1;
+            match ClientBuilder::native()
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(client) => break client,
+                Err(e) if attempts < 3 => {
+                    eprintln!("starting a WebDriver session failed ({e}); trying again");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(e) => panic!("cannot start a WebDriver session with the app: {e}"),
+            }
+        };
         let app = App {
             client: Some(client),
             driver,
