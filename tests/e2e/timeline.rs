@@ -111,6 +111,16 @@ async fn the_timeline_shows_an_orgs_lanes_an_updates_diff_and_a_gap() {
         app.text("timeline-diff").await,
         r#"status: "To Do" → "Done""#
     );
+    // The reconnection is noted as it happens; Refresh reads the timeline again until it shows.
+    app.wait_for("the disconnection as a gap", || async {
+        if app.find("timeline-gap").await.is_some() {
+            return true;
+        }
+        app.click("timeline-refresh").await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        false
+    })
+    .await;
     let gap = app.text("timeline-gap").await;
     assert!(
         gap.starts_with("⚠ no data ") && gap.ends_with(": disconnected"),

@@ -273,7 +273,12 @@ impl Live {
                     source.settle_drops();
                     self.note_markers();
                 }
-                Ok(()) = status.changed() => self.note_recording(),
+                Ok(()) = status.changed() => {
+                    // A lost connection is noted when it is lost, not at the next tick: the
+                    // reconnection marker (a gap in the timeline) then spans all of it.
+                    self.note_markers();
+                    self.note_recording();
+                }
             }
         }
         self.status.send_modify(|s| {
