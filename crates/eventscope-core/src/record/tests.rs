@@ -372,6 +372,30 @@ fn what_is_not_a_recording_is_refused() {
         .execute_batch("CREATE TABLE t (x)")
         .unwrap();
     check(&other, "DIR/other.sqlite is not an Eventscope recording");
+    // A recording of one row per message (version 1) is not read as blocks.
+    let old = dir.path().join("old.sqlite");
+    rusqlite::Connection::open(&old)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+             INSERT INTO meta VALUES ('version', 1)",
+        )
+        .unwrap();
+    check(
+        &old,
+        "DIR/old.sqlite was written by an older Eventscope (recording version 1): \
+         move it away to start a new recording",
+    );
+    assert_eq!(
+        Recorder::open(&old, options(FOREVER))
+            .err()
+            .map(|e| e.to_string()),
+        Some(format!(
+            "{}/old.sqlite was written by an older Eventscope (recording version 1): \
+             move it away to start a new recording",
+            dir.path().display()
+        ))
+    );
     check(
         &dir.path().join("missing.sqlite"),
         "cannot open the recording DIR/missing.sqlite: no such file",
