@@ -77,7 +77,11 @@ async fn a_recording_reads_back_as_tail_prints_it() {
     let path = dir.path().join("rec.sqlite");
     wait_until("3 recorded", WAIT, || {
         rusqlite::Connection::open(&path)
-            .and_then(|c| c.query_row("SELECT coalesce(sum(count), 0) FROM blocks", [], |r| r.get(0)))
+            .and_then(|c| {
+                c.query_row("SELECT coalesce(sum(count), 0) FROM blocks", [], |r| {
+                    r.get(0)
+                })
+            })
             .is_ok_and(|n: i64| n == 3)
     })
     .await;
