@@ -107,6 +107,8 @@ enum Job {
         received_ms: i64,
         origin: Arc<str>,
         batch: MessageBatch,
+        /// Each message's organization, when the caller resolved them.
+        orgs: Option<Vec<Arc<str>>>,
         bytes: usize,
     },
     GapStart {
@@ -172,6 +174,27 @@ impl Recorder {
     /// not recorded: the queue is full (the disk does not keep up) or recording stopped on an
     /// error. Either way it is counted in [`RecordingStats::dropped`].
     pub fn record_batch(&self, batch: &MessageBatch, received_ms: i64) -> bool {
+        self.hand_over(batch, received_ms, None)
+    }
+
+    /// [`Recorder::record_batch`] with each message's organization as the store resolved it
+    /// (`EventRef::org`), in order: the writer then does not decode the messages again.
+    pub fn record_resolved(
+        &self,
+        batch: &MessageBatch,
+        received_ms: i64,
+        orgs: Vec<Arc<str>>,
+    ) -> bool {
+        let orgs = (orgs.len() == batch.len()).then_some(orgs);
+        self.hand_over(batch, received_ms, orgs)
+    }
+
+    fn hand_over(
+        &self,
+        batch: &MessageBatch,
+        received_ms: i64,
+        orgs: Option<Vec<Arc<str>>>,
+    ) -> bool {
         let n = batch.len();
         if n == 0 {
             return true;
@@ -207,6 +230,7 @@ impl Recorder {
             received_ms,
             origin,
             batch: batch.clone(),
+            orgs,
             bytes,
         });
         true
@@ -589,9 +613,10 @@ impl Writer {
                 received_ms,
                 origin,
                 batch,
+                orgs,
                 bytes,
             } => {
-                self.insert(&batch, received_ms, origin);
+                self.insert(&batch, orgs.as_deref(), received_ms, origin);
                 self.pending_queued += bytes;
             }
             Job::GapStart { at_ms, reason } => {
@@ -624,7 +649,13 @@ impl Writer {
     }
 
     /// Adds the batch's messages to their organizations' blocks.
-    fn insert(&mut self, batch: &MessageBatch, received_ms: i64, origin: Arc<str>) {
+    fn insert(
+        &mut self,
+        batch: &MessageBatch,
+        orgs: Option<&[Arc<str>]>,
+        received_ms: i64,
+        origin: Arc<str>,
+    ) {
         let received_ms = received_ms.max(self.newest_ms);
         self.newest_ms = received_ms;
         if origin != self.pending_origin {
@@ -634,10 +665,19 @@ impl Writer {
         }
         let before = self.pending_bytes;
         let mut taken = 0;
+        let mut n = 0;
         batch.for_each(|subject, headers, body| {
-            let decoded = event::decode(body);
-            let fields = decoded.resolve(subject);
-            let org: &str = &fields.org;
+            let decoded;
+            let fields;
+            let org: &str = match orgs {
+                Some(orgs) => &orgs[n],
+                None => {
+                    decoded = event::decode(body);
+                    fields = decoded.resolve(subject);
+                    &fields.org
+                }
+            };
+            n += 1;
             let at = match self.open_blocks.get(org) {
                 Some(&at) if self.pending[at].1.takes(received_ms) => at,
                 _ => {
