@@ -4,10 +4,11 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use bytes::Bytes;
 use eventscope_core::record::{Query, Reader, Recorder, RecorderOptions, Retention};
 use eventscope_core::simulate::{SimConfig, Simulator};
+use eventscope_core::source::{GatewayMessage, MessageBatch};
 use rusqlite::params;
 
 use crate::{print_row, run_round, runtime, simulated, Mode};
@@ -99,9 +100,11 @@ pub fn timeline_query(events: usize, orgs: usize, page: usize, db: Option<PathBu
     } else {
         fill(&path, events, orgs, start, end)?;
     }
-    let rows: i64 =
-        rusqlite::Connection::open(&path)?
-            .query_row("SELECT count(*) FROM messages", [], |r| r.get(0))?;
+    let rows: i64 = rusqlite::Connection::open(&path)?.query_row(
+        "SELECT coalesce(sum(count), 0) FROM blocks",
+        [],
+        |r| r.get(0),
+    )?;
     let bytes = std::fs::metadata(&path)?.len();
     println!(
         "{rows} events over 48 h, {orgs} organizations, {:.2} GB on disk",
@@ -181,9 +184,9 @@ pub fn timeline_query(events: usize, orgs: usize, page: usize, db: Option<PathBu
         &|_| {
             let conn = rusqlite::Connection::open(&path)?;
             let mut stmt = conn.prepare(
-                "SELECT id, body FROM messages NOT INDEXED
-                 WHERE org = ?1 AND received_ms >= ?2 AND received_ms < ?3
-                 ORDER BY received_ms DESC, id DESC LIMIT ?4",
+                "SELECT id, data FROM blocks NOT INDEXED
+                 WHERE org = ?1 AND first_ms >= ?2 AND first_ms < ?3
+                 ORDER BY first_ms DESC, id DESC LIMIT ?4",
             )?;
             let n = stmt
                 .query_map(params![org, since, until, page as i64], |_| Ok(()))?
@@ -194,9 +197,11 @@ pub fn timeline_query(events: usize, orgs: usize, page: usize, db: Option<PathBu
     Ok(())
 }
 
-/// Writes `events` simulated events over `start..end` into a new recording, 200,000 per
-/// transaction, straight into its table (the recorder's schema).
+/// Writes `events` simulated events over `start..end` into a new recording through the
+/// recorder, a second of receive time per batch, waiting for the writer whenever its queue is
+/// half full (nothing is dropped).
 fn fill(path: &PathBuf, events: usize, orgs: usize, start: i64, end: i64) -> Result<()> {
+    let queue_bytes = 256 << 20;
     let recorder = Recorder::open(
         path,
         RecorderOptions {
@@ -204,57 +209,62 @@ fn fill(path: &PathBuf, events: usize, orgs: usize, start: i64, end: i64) -> Res
                 max_bytes: u64::MAX / 2,
                 max_age_secs: 30 * 24 * 3600,
             },
+            queue_bytes,
             ..RecorderOptions::default()
         },
     )?;
-    recorder.close();
-    drop(recorder);
     // Distinct events to cycle through: their content does not change what the query costs.
     let mut sim = Simulator::new(SimConfig {
         seed: 7,
         orgs,
         ..SimConfig::default()
     });
-    let distinct: Vec<_> = (0..200_000.min(events))
-        .map(|_| sim.next())
-        .collect::<Vec<_>>();
-    let distinct: Vec<(String, String, Vec<u8>)> = distinct
-        .into_iter()
-        .map(|env| {
+    let distinct: Vec<(String, Vec<u8>)> = (0..200_000.min(events))
+        .map(|_| {
+            let env = sim.next();
             let subject = env.subject().expect("simulated subjects are valid");
             let body = serde_json::to_vec(&env).expect("envelopes serialize");
-            (subject, env.organization_id.clone(), body)
+            (subject, body)
         })
         .collect();
-    let mut conn = rusqlite::Connection::open(path)?;
-    conn.execute_batch("PRAGMA synchronous = OFF")?;
     let started = Instant::now();
     let step = (end - start) as f64 / events as f64;
     let mut done = 0;
-    while done < events {
-        let tx = conn.transaction()?;
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO messages (received_ms, timestamp_ms, org, source, resource,
-                    event_name, resource_id, event_id, subject, headers, origin, body)
-                 VALUES (?1, ?1, ?2, 'tasks', 'task', 'created', 'task_1', 'evt_1', ?3, NULL,
-                    'nats://127.0.0.1:4222', ?4)",
-            )?;
-            for i in done..(done + 200_000).min(events) {
-                let (subject, org, body) = &distinct[i % distinct.len()];
-                let at = start + (i as f64 * step) as i64;
-                insert.execute(params![at, org, subject, body])?;
-            }
+    let mut batch = Vec::new();
+    let mut second = start;
+    let hand_over = |batch: &mut Vec<GatewayMessage>, at: i64| -> Result<()> {
+        let messages = MessageBatch::Gateway(std::mem::take(batch));
+        if recorder.stats().queued_bytes as usize > queue_bytes / 2 {
+            recorder.flush();
         }
-        tx.commit()?;
-        done = (done + 200_000).min(events);
-        eprint!(
-            "\rfilled {done} of {events} ({:.0} events/s)",
-            done as f64 / started.elapsed().as_secs_f64()
+        anyhow::ensure!(
+            recorder.record_batch(&messages, at),
+            "the recorder dropped a batch: {:?}",
+            recorder.stats()
         );
+        Ok(())
+    };
+    while done < events {
+        let at = start + (done as f64 * step) as i64;
+        if at >= second + 1000 && !batch.is_empty() {
+            hand_over(&mut batch, second)?;
+            second = at;
+        }
+        let (subject, body) = &distinct[done % distinct.len()];
+        batch.push(GatewayMessage {
+            subject: subject.clone(),
+            body: body.clone(),
+        });
+        done += 1;
+        if done % 200_000 == 0 {
+            eprint!(
+                "\rfilled {done} of {events} ({:.0} events/s)",
+                done as f64 / started.elapsed().as_secs_f64()
+            );
+        }
     }
+    hand_over(&mut batch, second)?;
+    recorder.close();
     eprintln!();
-    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
-        .context("cannot checkpoint the filled recording")?;
     Ok(())
 }

@@ -59,7 +59,11 @@ async fn a_recording_reads_back_as_tail_prints_it() {
     let path = dir.path().join("rec.sqlite");
     wait_until("3 recorded", WAIT, || {
         rusqlite::Connection::open(&path)
-            .and_then(|c| c.query_row("SELECT count(*) FROM messages", [], |r| r.get(0)))
+            .and_then(|c| {
+                c.query_row("SELECT coalesce(sum(count), 0) FROM blocks", [], |r| {
+                    r.get(0)
+                })
+            })
             .is_ok_and(|n: i64| n == 3)
     })
     .await;
@@ -151,13 +155,14 @@ async fn kill_9_while_recording_leaves_a_sound_file_missing_at_most_the_last_sec
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();
     assert_eq!(integrity, "ok");
-    let ids: Vec<String> = conn
-        .prepare("SELECT event_id FROM messages ORDER BY id")
+    let reader = eventscope_core::record::Reader::open(dir.path().join("rec.sqlite")).unwrap();
+    let query = eventscope_core::record::Query::range(None, i64::MIN, i64::MAX, usize::MAX);
+    let ids: Vec<String> = reader
+        .query(&query)
         .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+        .into_iter()
+        .map(|m| m.event_id)
+        .collect();
     // What is there is what was sent, in order, with nothing missing before its end.
     let expected: Vec<String> = (0..ids.len()).map(|i| format!("evt_{i}")).collect();
     assert_eq!(ids, expected);

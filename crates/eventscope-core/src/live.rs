@@ -3,7 +3,7 @@
 //! The ingest task drains the subscription in batches and takes the store's lock once per batch;
 //! it never waits for a viewer. Viewers (the desktop shell, the benchmark) read through `Live`.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -248,19 +248,33 @@ impl Live {
         let mut settle = tokio::time::interval(Duration::from_millis(500));
         settle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut status = self.status.subscribe();
+        let mut org_names = OrgNames::default();
         loop {
             tokio::select! {
                 batch = source.next_batch() => {
                     let Some(batch) = batch else { break };
                     let received_ms = chrono::Utc::now().timestamp_millis();
-                    if let Some(recorder) = lock(&self.recording).as_ref() {
-                        recorder.record_batch(&batch, received_ms);
-                    }
+                    let recorder = lock(&self.recording).clone();
                     let mut store = lock(&self.store);
+                    // The organizations the store resolves go to the recorder with the batch,
+                    // so its writer does not decode every message again.
+                    let mut orgs = recorder.as_ref().map(|_| Vec::with_capacity(batch.len()));
                     batch.for_each(|subject, headers, body| {
-                        store.push(Incoming { subject, headers, body, received_ms });
+                        let seq = store.push(Incoming { subject, headers, body, received_ms });
+                        if let Some(list) = orgs.as_mut() {
+                            match store.get(seq) {
+                                Some(event) => list.push(org_names.get(event.org())),
+                                None => orgs = None,
+                            }
+                        }
                         true
                     });
+                    if let Some(recorder) = recorder {
+                        match orgs {
+                            Some(orgs) => recorder.record_resolved(&batch, received_ms, orgs),
+                            None => recorder.record_batch(&batch, received_ms),
+                        };
+                    }
                     lock(&self.shown).view.on_pushed(&store, received_ms);
                     if let Some(index) = lock(&self.shape).as_mut() {
                         index.on_pushed(&store);
@@ -919,5 +933,26 @@ mod marker_tests {
             got,
             [(1_500, 4_000, "disconnected, then reconnected".to_string())]
         );
+    }
+}
+
+/// Organization names shared rather than copied for each message handed to the recorder.
+#[derive(Default)]
+struct OrgNames(HashMap<Box<str>, Arc<str>>);
+
+impl OrgNames {
+    /// Bounded: forgets them all past this many (a flood of distinct organizations).
+    const MAX: usize = 100_000;
+
+    fn get(&mut self, org: &str) -> Arc<str> {
+        if let Some(name) = self.0.get(org) {
+            return name.clone();
+        }
+        if self.0.len() >= Self::MAX {
+            self.0.clear();
+        }
+        let name: Arc<str> = Arc::from(org);
+        self.0.insert(Box::from(org), name.clone());
+        name
     }
 }

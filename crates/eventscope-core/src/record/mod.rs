@@ -1,4 +1,5 @@
-//! The local recording: every message received, kept in a SQLite file (docs/recording.md) so
+//! The local recording: every message received, kept in a SQLite file in blocks (one row per
+//! organization and commit window) (docs/recording.md) so
 //! the table and the timeline reach past memory and past a restart.
 //!
 //! A [`Recorder`] writes on a thread of its own; ingest hands it batches with
@@ -7,6 +8,7 @@
 //! gaps ([`Recorder::note_status`]). A [`Reader`] opens its own connection, so reading goes on
 //! beside the writer (WAL).
 
+mod block;
 mod local;
 mod reader;
 mod schema;
@@ -58,6 +60,8 @@ pub enum RecordError {
     NotARecording { path: String },
     #[error("{path} was written by a newer Eventscope (recording version {version})")]
     NewerVersion { path: String, version: i64 },
+    #[error("{path} was written by an older Eventscope (recording version {version}): move it away to start a new recording")]
+    OlderVersion { path: String, version: i64 },
     #[error("cannot read the recording: {0}")]
     Read(#[from] rusqlite::Error),
     #[error("cannot start the recorder thread: {0}")]
@@ -70,7 +74,7 @@ pub enum RecordError {
 /// where the envelope lacks one, empty when neither has it) and the bytes exactly as received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedMessage {
-    /// The row's id: grows with receive order; with `received_ms`, the pagination cursor.
+    /// The message's id: grows with receive order; with `received_ms`, the pagination cursor.
     pub id: i64,
     /// Receive time, ms since the Unix epoch (never earlier than the message recorded before).
     pub received_ms: i64,

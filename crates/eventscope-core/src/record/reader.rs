@@ -2,18 +2,29 @@
 //! reader has its own read-only connection, so it reads beside the writer (WAL).
 
 use std::path::Path;
+use std::sync::Arc;
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension};
 
-use super::schema::{self, parse_headers};
+use super::block::{self, SPAN_MS};
+use super::schema;
 use super::{Query, RecordError, RecordedGap, RecordedMessage};
-
-const COLUMNS: &str = "id, received_ms, timestamp_ms, org, source, resource, event_name, \
-                       resource_id, event_id, subject, headers, origin, body";
+use crate::event;
 
 /// A read-only view of a recording file (not `Sync`: one per thread, or behind a mutex).
 pub struct Reader {
     conn: Connection,
+}
+
+/// A message taken from a block, its envelope fields not decoded yet.
+struct Found {
+    id: i64,
+    received_ms: i64,
+    org: Arc<str>,
+    origin: Arc<str>,
+    subject: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
 }
 
 impl Reader {
@@ -27,43 +38,100 @@ impl Reader {
     /// One page of messages in receive order (see [`Query`]); pass the last one's
     /// [`RecordedMessage::cursor`] as `after` for the next page.
     pub fn query(&self, query: &Query) -> Result<Vec<RecordedMessage>, RecordError> {
-        // The cursor narrows the time range so the index seeks straight to it; the rows at the
-        // cursor's own millisecond are then told apart by id.
+        // Blocks are read in order of their first receive time from the index, decoded, and
+        // their messages in range kept; reading stops once no further block can hold a message
+        // that comes before the page's last one.
         let (index, org) = match &query.org {
-            Some(_) => ("messages_org_time", "org = ?5 AND"),
-            None => ("messages_time", ""),
+            Some(_) => ("blocks_org_time", "org = ?4 AND"),
+            None => ("blocks_time", ""),
         };
         let (mut since, mut until) = (query.since_ms, query.until_ms);
-        let (same_ms, order) = if query.newest_first {
-            ("id >= ?4", "DESC")
-        } else {
-            ("id <= ?4", "ASC")
-        };
-        let (cursor_ms, cursor_id) = match query.after {
-            Some(c) if query.newest_first => {
-                until = until.min(c.received_ms.saturating_add(1));
-                (c.received_ms, c.id)
-            }
-            Some(c) => {
-                since = since.max(c.received_ms);
-                (c.received_ms, c.id)
-            }
-            None => (i64::MIN, 0),
-        };
+        match query.after {
+            Some(c) if query.newest_first => until = until.min(c.received_ms.saturating_add(1)),
+            Some(c) => since = since.max(c.received_ms),
+            None => {}
+        }
+        if since >= until || query.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let order = if query.newest_first { "DESC" } else { "ASC" };
         let sql = format!(
-            "SELECT {COLUMNS} FROM messages INDEXED BY {index}
-             WHERE {org} received_ms >= ?1 AND received_ms < ?2
-               AND NOT (received_ms = ?3 AND {same_ms})
-             ORDER BY received_ms {order}, id {order} LIMIT ?6"
+            "SELECT org, origin, first_ms, last_ms, data FROM blocks INDEXED BY {index}
+             WHERE {org} first_ms >= ?1 AND first_ms < ?2 AND last_ms >= ?3
+             ORDER BY first_ms {order}, id {order}"
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let limit = query.limit.min(i64::MAX as usize) as i64;
-        let org = query.org.as_deref().unwrap_or("");
-        let rows = stmt.query_map(
-            params![since, until, cursor_ms, cursor_id, org, limit],
-            message,
-        )?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let from = since.saturating_sub(SPAN_MS);
+        let mut rows = match &query.org {
+            Some(org) => stmt.query(params![from, until, since, org])?,
+            None => stmt.query(params![from, until, since])?,
+        };
+        // Page order: oldest first, or newest first.
+        let before = |a: &Found, b: &Found| {
+            let o = (a.received_ms, a.id).cmp(&(b.received_ms, b.id));
+            if query.newest_first {
+                o.reverse()
+            } else {
+                o
+            }
+        };
+        let after_cursor = |ms: i64, id: i64| match query.after {
+            None => true,
+            Some(c) if query.newest_first => (ms, id) < (c.received_ms, c.id),
+            Some(c) => (ms, id) > (c.received_ms, c.id),
+        };
+        let mut found: Vec<Found> = Vec::new();
+        let mut sorted = true;
+        let mut names: (Arc<str>, Arc<str>) = (Arc::from(""), Arc::from(""));
+        while let Some(row) = rows.next()? {
+            let first_ms: i64 = row.get(2)?;
+            if found.len() >= query.limit {
+                if !sorted {
+                    found.sort_unstable_by(before);
+                    found.truncate(query.limit);
+                    sorted = true;
+                }
+                let last = &found[query.limit - 1];
+                let done = if query.newest_first {
+                    first_ms.saturating_add(SPAN_MS) < last.received_ms
+                } else {
+                    first_ms > last.received_ms
+                };
+                if done {
+                    break;
+                }
+            }
+            let org = row.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+            if *names.0 != *org {
+                names.0 = Arc::from(org);
+            }
+            let origin = row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
+            if *names.1 != *origin {
+                names.1 = Arc::from(origin);
+            }
+            let data = row.get_ref(4)?.as_blob().map_err(rusqlite::Error::from)?;
+            for m in block::messages(data, first_ms) {
+                if m.received_ms < since || m.received_ms >= until {
+                    continue;
+                }
+                if !after_cursor(m.received_ms, m.id) {
+                    continue;
+                }
+                found.push(Found {
+                    id: m.id,
+                    received_ms: m.received_ms,
+                    org: names.0.clone(),
+                    origin: names.1.clone(),
+                    subject: String::from_utf8_lossy(m.subject).into_owned(),
+                    headers: m.headers(),
+                    body: m.body.to_vec(),
+                });
+                sorted = false;
+            }
+        }
+        found.sort_unstable_by(before);
+        found.truncate(query.limit);
+        Ok(found.into_iter().map(message).collect())
     }
 
     /// The gaps that overlap `since_ms..until_ms` (an open one reaches to now), oldest first.
@@ -88,12 +156,12 @@ impl Reader {
     pub fn orgs(&self) -> Result<Vec<String>, RecordError> {
         let mut next = self
             .conn
-            .prepare_cached("SELECT min(org) FROM messages WHERE org > ?1")?;
+            .prepare_cached("SELECT min(org) FROM blocks WHERE org > ?1")?;
         let mut orgs = Vec::new();
         let mut after = String::new();
         let first: Option<String> = self
             .conn
-            .query_row("SELECT min(org) FROM messages", [], |r| r.get(0))
+            .query_row("SELECT min(org) FROM blocks", [], |r| r.get(0))
             .optional()?
             .flatten();
         let Some(first) = first else {
@@ -124,20 +192,23 @@ impl Reader {
     }
 }
 
-fn message(r: &Row<'_>) -> rusqlite::Result<RecordedMessage> {
-    Ok(RecordedMessage {
-        id: r.get(0)?,
-        received_ms: r.get(1)?,
-        timestamp_ms: r.get(2)?,
-        org: r.get(3)?,
-        source: r.get(4)?,
-        resource: r.get(5)?,
-        event_name: r.get(6)?,
-        resource_id: r.get(7)?,
-        event_id: r.get(8)?,
-        subject: r.get(9)?,
-        headers: parse_headers(r.get(10)?),
-        origin: r.get(11)?,
-        body: r.get(12)?,
-    })
+/// The message with its envelope fields decoded, as the writer resolved its organization.
+fn message(found: Found) -> RecordedMessage {
+    let decoded = event::decode(&found.body);
+    let fields = decoded.resolve(&found.subject);
+    RecordedMessage {
+        id: found.id,
+        received_ms: found.received_ms,
+        timestamp_ms: decoded.timestamp_ms,
+        org: found.org.to_string(),
+        source: fields.source.into_owned(),
+        resource: fields.resource.into_owned(),
+        event_name: fields.event_name.into_owned(),
+        resource_id: fields.resource_id.into_owned(),
+        event_id: decoded.id.as_deref().unwrap_or("").to_string(),
+        subject: found.subject.clone(),
+        headers: found.headers,
+        body: found.body.clone(),
+        origin: found.origin.to_string(),
+    }
 }

@@ -7,26 +7,21 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use super::RecordError;
 
 /// Bumped when the tables change in a way an older reader cannot read.
-pub const VERSION: i64 = 1;
+/// 1 kept a row per message; 2 keeps a row per organization and commit window (block.rs).
+pub const VERSION: i64 = 2;
 
 const TABLES: &str = "
-CREATE TABLE IF NOT EXISTS messages (
+CREATE TABLE IF NOT EXISTS blocks (
     id INTEGER PRIMARY KEY,
-    received_ms INTEGER NOT NULL,
-    timestamp_ms INTEGER,
     org TEXT NOT NULL,
-    source TEXT NOT NULL,
-    resource TEXT NOT NULL,
-    event_name TEXT NOT NULL,
-    resource_id TEXT NOT NULL,
-    event_id TEXT NOT NULL,
-    subject TEXT NOT NULL,
-    headers TEXT,
+    first_ms INTEGER NOT NULL,
+    last_ms INTEGER NOT NULL,
+    count INTEGER NOT NULL,
     origin TEXT NOT NULL,
-    body BLOB NOT NULL
+    data BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS messages_org_time ON messages (org, received_ms);
-CREATE INDEX IF NOT EXISTS messages_time ON messages (received_ms);
+CREATE INDEX IF NOT EXISTS blocks_org_time ON blocks (org, first_ms);
+CREATE INDEX IF NOT EXISTS blocks_time ON blocks (first_ms);
 CREATE TABLE IF NOT EXISTS gaps (
     id INTEGER PRIMARY KEY,
     start_ms INTEGER NOT NULL,
@@ -151,31 +146,10 @@ fn check_version(conn: &Connection, path: &Path) -> Result<Option<i64>, RecordEr
             path: path.display().to_string(),
             version: v,
         }),
+        Some(v) if v < VERSION => Err(RecordError::OlderVersion {
+            path: path.display().to_string(),
+            version: v,
+        }),
         Some(v) => Ok(Some(v)),
     }
-}
-
-/// Headers as stored: `name: value` lines (NATS header values hold no line breaks).
-pub fn headers_text(headers: &[(String, String)]) -> Option<String> {
-    if headers.is_empty() {
-        return None;
-    }
-    let mut text = String::new();
-    for (name, value) in headers {
-        text.push_str(name);
-        text.push_str(": ");
-        text.push_str(value);
-        text.push('\n');
-    }
-    Some(text)
-}
-
-pub fn parse_headers(text: Option<String>) -> Vec<(String, String)> {
-    text.map(|t| {
-        t.lines()
-            .filter_map(|line| line.split_once(": "))
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect()
-    })
-    .unwrap_or_default()
 }

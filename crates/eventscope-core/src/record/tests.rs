@@ -171,6 +171,26 @@ fn any_bytes_are_kept_exactly_with_fields_from_the_subject() {
 }
 
 #[test]
+fn organizations_the_caller_resolved_are_the_ones_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rec.sqlite");
+    let recorder = Recorder::open(&path, options(FOREVER)).unwrap();
+    let messages = [envelope("org_1", 1), envelope("org_1", 2)];
+    // As the store resolved them (here unlike their envelopes, to tell them apart).
+    let orgs = vec![std::sync::Arc::from("org_1"), std::sync::Arc::from("org_2")];
+    assert!(recorder.record_resolved(&batch(&messages), 1_000, orgs));
+    // A list of the wrong length is not trusted: the writer resolves them itself.
+    let wrong = vec![std::sync::Arc::from("org_2"), std::sync::Arc::from("org_2")];
+    assert!(recorder.record_resolved(&batch(&[envelope("org_1", 3)]), 1_001, wrong));
+    recorder.flush();
+    check(
+        &all(&path, None, 10),
+        &[("org_1", "evt_1"), ("org_2", "evt_2"), ("org_1", "evt_3")],
+    );
+    check(&all(&path, Some("org_2"), 10), &[("org_2", "evt_2")]);
+}
+
+#[test]
 fn a_full_disk_stops_recording_says_why_and_leaves_a_readable_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("rec.sqlite");
@@ -372,6 +392,30 @@ fn what_is_not_a_recording_is_refused() {
         .execute_batch("CREATE TABLE t (x)")
         .unwrap();
     check(&other, "DIR/other.sqlite is not an Eventscope recording");
+    // A recording of one row per message (version 1) is not read as blocks.
+    let old = dir.path().join("old.sqlite");
+    rusqlite::Connection::open(&old)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+             INSERT INTO meta VALUES ('version', 1)",
+        )
+        .unwrap();
+    check(
+        &old,
+        "DIR/old.sqlite was written by an older Eventscope (recording version 1): \
+         move it away to start a new recording",
+    );
+    assert_eq!(
+        Recorder::open(&old, options(FOREVER))
+            .err()
+            .map(|e| e.to_string()),
+        Some(format!(
+            "{}/old.sqlite was written by an older Eventscope (recording version 1): \
+             move it away to start a new recording",
+            dir.path().display()
+        ))
+    );
     check(
         &dir.path().join("missing.sqlite"),
         "cannot open the recording DIR/missing.sqlite: no such file",

@@ -1,6 +1,7 @@
 //! The recorder: the handle ingest calls without ever waiting, and the writer thread behind it
 //! that batches messages into transactions, records gaps and enforces the retention.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
@@ -10,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::schema::{self, headers_text};
+use super::block::{Block, SPAN_MS};
+use super::schema;
 use super::{reason, RecordError, RecordedGap, RecordingStats, Retention};
 use crate::event;
 use crate::source::MessageBatch;
@@ -19,15 +21,17 @@ use crate::wire::{ConnectionState, SourceStatus};
 /// A transaction is committed at least this often: what a crash of the process can lose of
 /// what the writer has taken from its queue.
 const COMMIT_EVERY: Duration = Duration::from_millis(250);
-/// ... or after this many rows, so one transaction's memory stays small under a flood.
+/// ... or after this many messages or bytes of blocks, so one transaction's memory stays small
+/// under a flood.
 const COMMIT_ROWS: usize = 50_000;
+const COMMIT_BYTES: usize = 8 << 20;
 /// How often the writer notes that it is alive while idle (the "not recording" gap after a
 /// crash starts at the last note).
 const ALIVE_EVERY: Duration = Duration::from_secs(1);
 /// How often the retention is checked.
 const RETENTION_EVERY: Duration = Duration::from_secs(1);
-/// Rows deleted per statement by the retention, so the writer is never away for long.
-const DELETE_CHUNK: i64 = 20_000;
+/// Blocks deleted per statement by the retention, so the writer is never away for long.
+const DELETE_CHUNK: i64 = 1_000;
 /// Deleting chunks stops after this long; the rest waits for the next check.
 const RETENTION_BUDGET: Duration = Duration::from_millis(200);
 /// Bytes counted per message beside its subject and body (the batch's own structures).
@@ -103,6 +107,8 @@ enum Job {
         received_ms: i64,
         origin: Arc<str>,
         batch: MessageBatch,
+        /// Each message's organization, when the caller resolved them.
+        orgs: Option<Vec<Arc<str>>>,
         bytes: usize,
     },
     GapStart {
@@ -168,6 +174,27 @@ impl Recorder {
     /// not recorded: the queue is full (the disk does not keep up) or recording stopped on an
     /// error. Either way it is counted in [`RecordingStats::dropped`].
     pub fn record_batch(&self, batch: &MessageBatch, received_ms: i64) -> bool {
+        self.hand_over(batch, received_ms, None)
+    }
+
+    /// [`Recorder::record_batch`] with each message's organization as the store resolved it
+    /// (`EventRef::org`), in order: the writer then does not decode the messages again.
+    pub fn record_resolved(
+        &self,
+        batch: &MessageBatch,
+        received_ms: i64,
+        orgs: Vec<Arc<str>>,
+    ) -> bool {
+        let orgs = (orgs.len() == batch.len()).then_some(orgs);
+        self.hand_over(batch, received_ms, orgs)
+    }
+
+    fn hand_over(
+        &self,
+        batch: &MessageBatch,
+        received_ms: i64,
+        orgs: Option<Vec<Arc<str>>>,
+    ) -> bool {
         let n = batch.len();
         if n == 0 {
             return true;
@@ -203,6 +230,7 @@ impl Recorder {
             received_ms,
             origin,
             batch: batch.clone(),
+            orgs,
             bytes,
         });
         true
@@ -335,7 +363,23 @@ impl State {
 struct Writer {
     conn: Connection,
     shared: Option<Arc<Inner>>,
+    /// Messages in the file and the open transaction.
     rows: u64,
+    /// Blocks (rows of `blocks`) in the file.
+    blocks: u64,
+    /// The next message's id.
+    next_id: i64,
+    /// The blocks of the open transaction, with the origin of their messages, written at the
+    /// commit.
+    pending: Vec<(Arc<str>, Block)>,
+    /// Each organization's block still taking messages (an index into `pending`).
+    open_blocks: HashMap<String, usize>,
+    /// The origin of the blocks still taking messages.
+    pending_origin: Arc<str>,
+    /// Bytes of `pending`'s blocks.
+    pending_bytes: usize,
+    /// Queue bytes of the batches in `pending`, given back when they are written.
+    pending_queued: usize,
     /// The newest receive time written: a receive time that steps back (a clock change) is
     /// recorded as this one, so ids and times grow together and retention deletes a prefix.
     newest_ms: i64,
@@ -343,12 +387,10 @@ struct Writer {
     open_gap: Option<i64>,
     in_txn: bool,
     txn_started: Instant,
-    /// Rows written in the open transaction.
+    /// Messages taken in the open transaction.
     txn_rows: u64,
     /// Messages counted as missed in the open transaction (overloaded gaps).
     txn_missed: u64,
-    /// Messages of the batch a failed insert left unwritten.
-    unwritten: u64,
     last_alive: Instant,
     last_retention: Option<Instant>,
     page_size: u64,
@@ -366,13 +408,16 @@ impl Writer {
             })?;
         }
         let page_size: u64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
-        let rows: u64 = conn.query_row("SELECT count(*) FROM messages", [], |r| r.get(0))?;
-        let newest_ms: Option<i64> = conn
-            .query_row(
-                "SELECT received_ms FROM messages ORDER BY id DESC LIMIT 1",
-                [],
-                |r| r.get(0),
-            )
+        let (rows, blocks): (u64, u64) = conn.query_row(
+            "SELECT coalesce(sum(count), 0), count(*) FROM blocks",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let newest_ms = extent(&conn)?.1;
+        let next_id: Option<i64> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'next_id'", [], |r| {
+                r.get(0)
+            })
             .optional()?;
         let alive: Option<i64> = conn
             .query_row("SELECT value FROM meta WHERE key = 'alive_ms'", [], |r| {
@@ -396,13 +441,19 @@ impl Writer {
             conn,
             shared: None,
             rows,
+            blocks,
+            next_id: next_id.unwrap_or(1),
+            pending: Vec::new(),
+            open_blocks: HashMap::new(),
+            pending_origin: Arc::from(""),
+            pending_bytes: 0,
+            pending_queued: 0,
             newest_ms: newest_ms.unwrap_or(i64::MIN),
             open_gap: None,
             in_txn: false,
             txn_started: Instant::now(),
             txn_rows: 0,
             txn_missed: 0,
-            unwritten: 0,
             last_alive: Instant::now() - ALIVE_EVERY,
             last_retention: None,
             page_size,
@@ -415,11 +466,15 @@ impl Writer {
 
     fn run(mut self, jobs: Receiver<Job>) {
         if let Err(e) = self.serve(&jobs) {
-            let lost = self.unwritten + if self.in_txn { self.txn_rows } else { 0 };
+            let lost = if self.in_txn { self.txn_rows } else { 0 };
             if self.in_txn {
                 let _ = self.conn.execute_batch("ROLLBACK");
                 self.rows -= self.txn_rows;
             }
+            self.shared()
+                .queued
+                .fetch_sub(self.pending_queued, Ordering::Relaxed);
+            self.pending_queued = 0;
             self.shared().fail(e.to_string(), lost);
             // Until the handles are gone, what still comes is counted and let go.
             for job in jobs {
@@ -462,7 +517,8 @@ impl Writer {
             }
             if self.in_txn
                 && (self.txn_started.elapsed() >= COMMIT_EVERY
-                    || self.txn_rows >= COMMIT_ROWS as u64)
+                    || self.txn_rows >= COMMIT_ROWS as u64
+                    || self.pending_bytes >= COMMIT_BYTES)
             {
                 self.commit()?;
             }
@@ -492,15 +548,34 @@ impl Writer {
         Ok(())
     }
 
-    /// Commits the open transaction with the writer's alive time, and shows the result.
+    /// Writes the pending blocks and commits the open transaction with the writer's alive
+    /// time, and shows the result.
     fn commit(&mut self) -> rusqlite::Result<()> {
         if !self.in_txn {
             return Ok(());
         }
+        self.open_blocks.clear();
+        let mut insert = self.conn.prepare_cached(
+            "INSERT INTO blocks (org, first_ms, last_ms, count, origin, data)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for (origin, block) in &self.pending {
+            insert.execute(params![
+                block.org,
+                block.first_ms,
+                block.last_ms,
+                block.count,
+                &**origin,
+                block.data
+            ])?;
+        }
+        drop(insert);
+        let written = self.pending.len() as u64;
         let mut meta = self
             .conn
             .prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?;
         meta.execute(params!["alive_ms", now_ms()])?;
+        meta.execute(params!["next_id", self.next_id])?;
         if self.txn_missed > 0 {
             self.conn.execute(
                 "INSERT INTO meta (key, value) VALUES ('dropped', ?1)
@@ -511,22 +586,20 @@ impl Writer {
         drop(meta);
         self.conn.execute_batch("COMMIT")?;
         self.in_txn = false;
+        self.blocks += written;
+        self.pending.clear();
+        self.pending_bytes = 0;
+        self.shared()
+            .queued
+            .fetch_sub(self.pending_queued, Ordering::Relaxed);
+        self.pending_queued = 0;
         self.last_alive = Instant::now();
         self.publish()
     }
 
     /// Shows the recording's extent in the stats.
     fn publish(&self) -> rusqlite::Result<()> {
-        let end = |order: &str| -> rusqlite::Result<Option<i64>> {
-            self.conn
-                .query_row(
-                    &format!("SELECT received_ms FROM messages ORDER BY id {order} LIMIT 1"),
-                    [],
-                    |r| r.get(0),
-                )
-                .optional()
-        };
-        let (oldest, newest) = (end("ASC")?, end("DESC")?);
+        let (oldest, newest) = extent(&self.conn)?;
         let mut state = self.shared().state();
         state.rows = self.rows;
         state.oldest_ms = oldest;
@@ -540,11 +613,11 @@ impl Writer {
                 received_ms,
                 origin,
                 batch,
+                orgs,
                 bytes,
             } => {
-                let result = self.insert(&batch, received_ms, &origin);
-                self.shared().queued.fetch_sub(bytes, Ordering::Relaxed);
-                result?;
+                self.insert(&batch, orgs.as_deref(), received_ms, origin);
+                self.pending_queued += bytes;
             }
             Job::GapStart { at_ms, reason } => {
                 self.conn.execute(
@@ -575,55 +648,57 @@ impl Writer {
         Ok(())
     }
 
+    /// Adds the batch's messages to their organizations' blocks.
     fn insert(
         &mut self,
         batch: &MessageBatch,
+        orgs: Option<&[Arc<str>]>,
         received_ms: i64,
-        origin: &str,
-    ) -> rusqlite::Result<()> {
+        origin: Arc<str>,
+    ) {
         let received_ms = received_ms.max(self.newest_ms);
         self.newest_ms = received_ms;
-        let mut insert = self.conn.prepare_cached(
-            "INSERT INTO messages (received_ms, timestamp_ms, org, source, resource, event_name,
-                resource_id, event_id, subject, headers, origin, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-        )?;
-        let mut result = Ok(());
-        let mut written = 0;
-        batch.for_each(|subject, headers, body| {
-            let decoded = event::decode(body);
-            let fields = decoded.resolve(subject);
-            let row = params![
-                received_ms,
-                decoded.timestamp_ms,
-                fields.org,
-                fields.source,
-                fields.resource,
-                fields.event_name,
-                fields.resource_id,
-                decoded.id.as_deref().unwrap_or(""),
-                subject,
-                headers_text(headers),
-                origin,
-                body,
-            ];
-            match insert.execute(row) {
-                Ok(_) => {
-                    written += 1;
-                    true
-                }
-                Err(e) => {
-                    result = Err(e);
-                    false
-                }
-            }
-        });
-        self.rows += written;
-        self.txn_rows += written;
-        if result.is_err() {
-            self.unwritten = batch.len() as u64 - written;
+        if origin != self.pending_origin {
+            // A block's messages share one origin.
+            self.open_blocks.clear();
+            self.pending_origin = origin;
         }
-        result
+        let before = self.pending_bytes;
+        let mut taken = 0;
+        let mut n = 0;
+        batch.for_each(|subject, headers, body| {
+            let decoded;
+            let fields;
+            let org: &str = match orgs {
+                Some(orgs) => &orgs[n],
+                None => {
+                    decoded = event::decode(body);
+                    fields = decoded.resolve(subject);
+                    &fields.org
+                }
+            };
+            n += 1;
+            let at = match self.open_blocks.get(org) {
+                Some(&at) if self.pending[at].1.takes(received_ms) => at,
+                _ => {
+                    self.pending
+                        .push((self.pending_origin.clone(), Block::new(org, received_ms)));
+                    let at = self.pending.len() - 1;
+                    self.open_blocks.insert(org.to_string(), at);
+                    at
+                }
+            };
+            let block = &mut self.pending[at].1;
+            let size = block.data.len();
+            block.push(self.next_id, received_ms, subject, headers, body);
+            self.pending_bytes += block.data.len() - size;
+            self.next_id += 1;
+            taken += 1;
+            true
+        });
+        debug_assert!(self.pending_bytes >= before);
+        self.rows += taken;
+        self.txn_rows += taken;
     }
 
     /// Deletes the oldest messages past the retention's age, then past its size (down to 90%
@@ -639,18 +714,19 @@ impl Writer {
             .min(i64::MAX as u64) as i64;
         let cutoff = now_ms().saturating_sub(max_age_ms);
         while started.elapsed() < RETENTION_BUDGET {
-            let deleted = self.conn.execute(
-                "DELETE FROM messages WHERE id IN
-                   (SELECT id FROM messages WHERE received_ms < ?1 ORDER BY received_ms LIMIT ?2)",
+            let deleted = self.delete(
+                "DELETE FROM blocks WHERE id IN
+                   (SELECT id FROM blocks WHERE first_ms < ?1 AND last_ms < ?1
+                    ORDER BY first_ms LIMIT ?2)
+                 RETURNING count",
                 params![cutoff, DELETE_CHUNK],
-            )? as u64;
-            self.rows -= deleted;
+            )?;
             if deleted < DELETE_CHUNK as u64 {
                 break;
             }
         }
         let mut trimmed = false;
-        while started.elapsed() < RETENTION_BUDGET && self.rows > 0 {
+        while started.elapsed() < RETENTION_BUDGET && self.blocks > 0 {
             let used = self.used_bytes()?;
             if used <= retention.max_bytes && !trimmed {
                 break;
@@ -660,13 +736,13 @@ impl Writer {
                 break;
             }
             trimmed = true;
-            let per_row = (used / self.rows).max(1);
-            let count = ((used - target) / per_row).clamp(1, DELETE_CHUNK as u64);
-            let deleted = self.conn.execute(
-                "DELETE FROM messages WHERE id IN (SELECT id FROM messages ORDER BY id LIMIT ?1)",
+            let per_block = (used / self.blocks).max(1);
+            let count = ((used - target) / per_block).clamp(1, DELETE_CHUNK as u64);
+            let deleted = self.delete(
+                "DELETE FROM blocks WHERE id IN (SELECT id FROM blocks ORDER BY id LIMIT ?1)
+                 RETURNING count",
                 [count],
-            )? as u64;
-            self.rows -= deleted;
+            )?;
             if deleted == 0 {
                 break;
             }
@@ -686,6 +762,22 @@ impl Writer {
             while steps.next()?.is_some() {}
         }
         self.publish()
+    }
+
+    /// Runs a `DELETE ... RETURNING count` of blocks; the number of blocks deleted.
+    fn delete(&mut self, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<u64> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let mut rows = stmt.query(params)?;
+        let (mut blocks, mut messages) = (0u64, 0u64);
+        while let Some(row) = rows.next()? {
+            blocks += 1;
+            messages += row.get::<_, u64>(0)?;
+        }
+        drop(rows);
+        drop(stmt);
+        self.blocks -= blocks;
+        self.rows -= messages;
+        Ok(blocks)
     }
 
     /// Bytes of the pages that hold data (free pages are reused before the file grows).
@@ -709,6 +801,18 @@ impl Drop for Writer {
                 .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
         }
     }
+}
+
+/// The receive times of the oldest and newest message recorded (both by an index: the newest
+/// is in a block that starts within [`SPAN_MS`] of the last block's start).
+fn extent(conn: &Connection) -> rusqlite::Result<(Option<i64>, Option<i64>)> {
+    conn.query_row(
+        "SELECT (SELECT min(first_ms) FROM blocks),
+                (SELECT max(last_ms) FROM blocks
+                 WHERE first_ms >= (SELECT max(first_ms) FROM blocks) - ?1)",
+        [SPAN_MS],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
 }
 
 fn check_retention(retention: &Retention) -> Result<(), RecordError> {
