@@ -31,6 +31,8 @@ describe("a drag on the chart narrows the query in time", () => {
   const to = Date.UTC(2026, 11, 1, 10, 0, 9, 100);
   it("an empty query becomes the range, whole seconds around it", () =>
     check(withTimeRange("", from, to), "after:2026-12-01T10:00:05Z before:2026-12-01T10:00:10Z"));
+  it("a drag ending on a point keeps that point's second", () =>
+    check(withTimeRange("", from, Date.UTC(2026, 11, 1, 10, 0, 9)), "after:2026-12-01T10:00:05Z before:2026-12-01T10:00:10Z"));
   it("terms are kept, an older range replaced", () =>
     check(withTimeRange("org:org_1 last:15m", from, to), "org:org_1 after:2026-12-01T10:00:05Z before:2026-12-01T10:00:10Z"));
   it("a query with OR is kept whole", () =>

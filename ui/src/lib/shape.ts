@@ -28,11 +28,13 @@ export function withoutTimeRange(query: string): string {
 }
 
 /** The query narrowed to `fromMs..toMs` (whole seconds, UTC), replacing any time terms it had;
- * a query with a top-level OR is kept whole in parentheses so the range applies to all of it. */
+ * a query with a top-level OR is kept whole in parentheses so the range applies to all of it.
+ * The chart's points are one-second buckets at their start: the second `toMs` falls in is kept
+ * whole, so a drag to the last point keeps the events of that second. */
 export function withTimeRange(query: string, fromMs: number, toMs: number): string {
   const rest = withoutTimeRange(query);
   const iso = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
-  const range = `after:${iso(fromMs)} before:${iso(Math.ceil(toMs / 1000) * 1000)}`;
+  const range = `after:${iso(fromMs)} before:${iso(Math.floor(toMs / 1000) * 1000 + 1000)}`;
   if (rest === "") return range;
   const hasOr = topLevelTerms(rest).includes("OR");
   return hasOr ? `(${rest}) ${range}` : `${rest} ${range}`;
