@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use eventscope_core::export::{ExportFormat, Exporter, Masking};
 use eventscope_core::ndjson::DEFAULT_MAX_LINE_BYTES;
-use eventscope_core::timeline;
 use eventscope_core::wire::{ExportStatus, ExportTarget, ImportOutcome};
 use tauri::ipc::Channel;
 use tauri::State;
@@ -84,26 +83,18 @@ pub async fn export_events(
                 from_ms,
                 to_ms,
                 ..
-            } => {
-                let store = live.store();
-                let inputs =
-                    timeline::held(&store, org).chain(messages.iter().map(|m| m.as_input()));
-                let merged = timeline::merged(org, *from_ms, *to_ms, inputs);
-                let total = merged.len() as u64;
-                let mut n = 0;
-                merged
-                    .iter()
-                    .try_for_each(|m| {
-                        n += 1;
-                        if last.elapsed() >= PROGRESS_EVERY {
-                            last = Instant::now();
-                            let bytes = exporter.progress().bytes;
-                            let _ = on_progress.send(status(n, Some(total), bytes, false));
-                        }
-                        exporter.write(m.subject, m.body)
-                    })
-                    .map(|()| n)
-            }
+            } => live.export_timeline(
+                &mut exporter,
+                org,
+                (*from_ms, *to_ms),
+                &messages,
+                |n, total| {
+                    if last.elapsed() >= PROGRESS_EVERY {
+                        last = Instant::now();
+                        let _ = on_progress.send(status(n, Some(total), 0, false));
+                    }
+                },
+            ),
         };
         let bytes = exporter.progress().bytes;
         let finished = written.and_then(|n| {

@@ -1,6 +1,7 @@
 //! Commands of the support timeline: one organization over a range, from every origin.
 
 use eventscope_core::timeline::{self, HistoryFrom, Owned, Timeline, TimelineGap};
+use eventscope_core::topic;
 use tauri::State;
 
 use crate::error::{CommandError, CommandResult};
@@ -49,13 +50,11 @@ pub(crate) async fn others(
     Ok((messages, gaps))
 }
 
+/// The organization as one subject token (no dots, spaces or wildcards), trimmed.
 pub(crate) fn check_org(org: &str) -> CommandResult<String> {
     let org = org.trim();
-    if org.is_empty() || org.contains(['.', '*', '>', ' ']) {
-        return Err(CommandError::invalid_input(
-            "an organization id is one subject token: no dots, spaces or wildcards",
-        ));
-    }
+    topic::check_token("organization", org)
+        .map_err(|e| CommandError::invalid_input(e.to_string()))?;
     Ok(org.to_string())
 }
 

@@ -547,6 +547,27 @@ impl Live {
         Ok(written)
     }
 
+    /// Writes `org`'s timeline over the range (held events and `others`, de-duplicated by id,
+    /// in time order) to `exporter`; `progress` hears (written, total) as it goes.
+    pub fn export_timeline<W: std::io::Write>(
+        &self,
+        exporter: &mut crate::export::Exporter<W>,
+        org: &str,
+        (from_ms, to_ms): (i64, i64),
+        others: &[timeline::Owned],
+        mut progress: impl FnMut(u64, u64),
+    ) -> std::io::Result<u64> {
+        let store = lock(&self.store);
+        let inputs = timeline::held(&store, org).chain(others.iter().map(|m| m.as_input()));
+        let merged = timeline::merged(org, from_ms, to_ms, inputs);
+        let total = merged.len() as u64;
+        for (n, m) in merged.iter().enumerate() {
+            exporter.write(m.subject, m.body)?;
+            progress(n as u64 + 1, total);
+        }
+        Ok(total)
+    }
+
     pub fn detail(&self, seq: u64) -> Option<EventDetail> {
         lock(&self.store).get(seq).map(|e| e.detail())
     }

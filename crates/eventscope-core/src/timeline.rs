@@ -160,14 +160,9 @@ pub fn merged<'a>(
     let mut out: Vec<(i64, Input<'a>)> = Vec::new();
     for input in inputs {
         let d = event::decode(input.body);
-        let in_org = match d.organization_id.as_deref() {
-            Some(o) => o == org,
-            None => input.subject.split('.').nth(1) == Some(org),
-        };
-        let at_ms = d.timestamp_ms.unwrap_or(input.received_ms);
-        if !in_org || at_ms < from_ms || at_ms >= to_ms {
+        let Some(at_ms) = placed(&d, &input, org, from_ms, to_ms) else {
             continue;
-        }
+        };
         if let Some(id) = d.id.as_deref().filter(|id| !id.is_empty()) {
             if !seen.insert(id.to_string()) {
                 continue;
@@ -342,18 +337,9 @@ pub fn build<'a>(
     let mut truncated = false;
     for input in inputs {
         let d = event::decode(input.body);
-        let in_org = match d.organization_id.as_deref() {
-            Some(o) => o == org,
-            // Not an envelope: the subject still names its organization.
-            None => input.subject.split('.').nth(1) == Some(org),
+        let Some(at_ms) = placed(&d, &input, org, from_ms, to_ms) else {
+            continue;
         };
-        if !in_org {
-            continue;
-        }
-        let at_ms = d.timestamp_ms.unwrap_or(input.received_ms);
-        if at_ms < from_ms || at_ms >= to_ms {
-            continue;
-        }
         let id = d.id.as_deref().unwrap_or("").to_string();
         if !id.is_empty() {
             if let Some(&i) = by_id.get(&id) {
@@ -529,6 +515,24 @@ pub fn build<'a>(
         gaps,
         truncated,
     }
+}
+
+/// When a message of `org` happened, if it is `org`'s and falls in `from_ms..to_ms`: the
+/// envelope's time, else its receive time; a message that is not an envelope is `org`'s when
+/// its subject names it.
+fn placed(
+    d: &event::Decoded<'_>,
+    input: &Input<'_>,
+    org: &str,
+    from_ms: i64,
+    to_ms: i64,
+) -> Option<i64> {
+    let in_org = match d.organization_id.as_deref() {
+        Some(o) => o == org,
+        None => input.subject.split('.').nth(1) == Some(org),
+    };
+    let at_ms = d.timestamp_ms.unwrap_or(input.received_ms);
+    (in_org && (from_ms..to_ms).contains(&at_ms)).then_some(at_ms)
 }
 
 fn origin_name(o: Origin) -> &'static str {
